@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Daemon settings and the on-disk layout derived from them.
+
+Persistent state lives under `data_root`; volatile state (bundles, rootfs mounts, conmon
+sockets, exit files, runc's state) under `exec_root`, which is a tmpfs on a real host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SOCKET = "unix:///run/dockyard.sock"
+
+
+@dataclass
+class DaemonConfig:
+    data_root: Path = Path("/var/lib/dockyard")
+    exec_root: Path = Path("/run/dockyard")
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_SOCKET])
+    runc: str = "runc"
+    conmon: str = "conmon"
+    log_file: str | None = None
+    debug: bool = False
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_root / "dockyard.db"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_root / "blobs"
+
+    @property
+    def layers_dir(self) -> Path:
+        return self.data_root / "layers"
+
+    @property
+    def containers_dir(self) -> Path:
+        return self.data_root / "containers"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the same filesystem as the store, so renames are atomic."""
+        return self.data_root / "tmp"
+
+    @property
+    def runc_root(self) -> Path:
+        return self.exec_root / "runc"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.exec_root / "containers"

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Typed errors a user can cause, each carrying the HTTP status Docker uses for it.
+
+The server maps them to `{"message": ...}` bodies in one place; the CLI prints
+`Error response from daemon: <message>`. Anything else escaping a handler is our bug (500).
+"""
+
+
+class DockyardError(Exception):
+    """Base class: `status` is the HTTP status the API answers with."""
+
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(DockyardError):
+    status = 400
+
+
+class Forbidden(DockyardError):
+    status = 403
+
+
+class NotFound(DockyardError):
+    status = 404
+
+
+class Conflict(DockyardError):
+    status = 409
+
+
+class NotModified(DockyardError):
+    status = 304
+
+
+class Unavailable(DockyardError):
+    status = 503

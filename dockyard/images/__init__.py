@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The image service: names → image configs, list, inspect, tag, delete, import, save/load (docker-archive)."""

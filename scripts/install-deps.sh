@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what dockyard needs on a Debian machine, as root, skipping what is present:
+# system packages from Debian, Python packages from PyPI into .venv, and the `dockyard`
+# and `dockyardd` commands on the PATH. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_pkgs=(runc conmon busybox-static tini iproute2 nftables ca-certificates python3-venv)
+[ "${1:-}" = "--test" ] && want_pkgs+=(docker.io)
+missing=()
+for p in "${want_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# The official docker CLI is enough for the compat tests; only install docker.io without one.
+if [ ${#missing[@]} -gt 0 ] && command -v docker >/dev/null; then
+  missing=("${missing[@]/docker.io}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+py=$(command -v python3)
+if [ ! -x .venv/bin/python ]; then
+  "$py" -m venv .venv
+fi
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+stamp=".venv/.installed$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e ".$extras"
+  touch "$stamp"
+fi
+for cmd in dockyard dockyardd; do
+  ln -sf "$PWD/.venv/bin/$cmd" "/usr/local/bin/$cmd"
+done
