@@ -1,0 +1,553 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The container service: Docker's container verbs and their state machine.
+
+    created ──start──▶ running ──(process exits)──▶ exited ──start──▶ running …
+       │                  │ stop/kill: signal, then the exit is observed like any other
+       └──────rm──────────┴──rm -f: SIGKILL, wait for the exit, then remove
+
+Each container has a `_Live` entry holding its lock, the monitor task that waits on the
+runtime for its exit, the futures of `wait` callers, and attach sessions queued until the
+next start. State changes happen with the container's lock held; waiting for an exit never
+holds it (the monitor needs it to record the exit). Records are persisted after every
+change, so a new daemon restores them and reattaches to containers still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockyard import snapshots
+from dockyard.daemon import etcfiles, names
+from dockyard.daemon.create import new_record
+from dockyard.daemon.signals import parse_signal
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
+from dockyard.oci import build_spec
+from dockyard.runtime import RuntimeFailure, read_log
+from dockyard.units import ZERO_TIME, human_duration, parse_rfc3339, rfc3339
+
+if TYPE_CHECKING:
+    from dockyard.config import DaemonConfig
+    from dockyard.daemon.events import Events
+    from dockyard.images import ImageService
+    from dockyard.metadata.db import MetadataDB
+    from dockyard.runtime import Runtime
+
+log = logging.getLogger("dockyard.containers")
+
+DEFAULT_STOP_TIMEOUT = 10
+
+
+@dataclass
+class _Live:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    monitor: asyncio.Task[None] | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    exit_waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    removed_waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    pending_attaches: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.exited.set()
+
+
+class ContainerService:
+    def __init__(self, config: DaemonConfig, db: MetadataDB, images: ImageService,
+                 runtime: Runtime, events: Events):
+        self._config = config
+        self._db = db
+        self._images = images
+        self._runtime = runtime
+        self._events = events
+        self._records: dict[str, dict[str, Any]] = {}
+        self._live: dict[str, _Live] = {}
+
+    # ── lifecycle of the service ──────────────────────────────────────────────────────
+
+    async def restore(self) -> None:
+        """Load every record; reattach to containers that kept running while no daemon
+        was up, and record the exits of those that ended meanwhile."""
+        for record in await asyncio.to_thread(self._db.list_containers):
+            cid = record["Id"]
+            self._records[cid] = record
+            live = self._live[cid] = _Live()
+            state = record["State"]
+            if state["Running"]:
+                live.exited.clear()
+                if await self._runtime.is_alive(cid):
+                    log.info("reattached to running container %s", cid[:12])
+                else:
+                    log.info("container %s exited while the daemon was down", cid[:12])
+                live.monitor = asyncio.create_task(self._monitor(cid))
+            elif state["Status"] in ("created", "exited", "dead", "removing"):
+                if state["Status"] == "removing":
+                    await self._remove(cid)
+
+    async def shutdown(self) -> None:
+        """Stop watching; containers keep running under their monitors."""
+        for live in self._live.values():
+            if live.monitor:
+                live.monitor.cancel()
+        await asyncio.gather(*(l.monitor for l in self._live.values() if l.monitor), return_exceptions=True)
+
+    # ── lookups ───────────────────────────────────────────────────────────────────────
+
+    def get(self, ref: str) -> dict[str, Any]:
+        """The record of the container `ref` names: full ID, name, or unique ID prefix."""
+        if ref in self._records:
+            return self._records[ref]
+        wanted = ref if ref.startswith("/") else "/" + ref
+        for record in self._records.values():
+            if record["Name"] == wanted:
+                return record
+        if ref and re.fullmatch(r"[0-9a-f]+", ref):
+            matches = [r for cid, r in self._records.items() if cid.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        record = copy.deepcopy(self.get(ref))
+        if size:
+            record["SizeRw"], record["SizeRootFs"] = self._sizes(record)
+        return record
+
+    def list(self, *, all: bool = False, limit: int | None = None, size: bool = False,
+             filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        records = sorted(self._records.values(), key=lambda r: r["Created"], reverse=True)
+        filters = filters or {}
+        if not all and not limit and not ({"status", "exited"} & filters.keys()):
+            records = [r for r in records if r["State"]["Running"]]
+        records = [r for r in records if self._matches(r, filters)]
+        if limit and limit > 0:
+            records = records[:limit]
+        return [self._summary(r, size) for r in records]
+
+    def in_use(self, image_id: str) -> list[str]:
+        """IDs of containers made from `image_id`."""
+        return [cid for cid, r in self._records.items() if r["Image"] == image_id]
+
+    # ── verbs ─────────────────────────────────────────────────────────────────────────
+
+    async def create(self, body: dict[str, Any], name: str | None) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid create request: expected a JSON object")
+        image_ref = body.get("Image")
+        if not image_ref or not isinstance(image_ref, str):
+            raise InvalidParameter("Config cannot be empty in order to create a container")
+        for key in ("Cmd", "Entrypoint"):
+            if isinstance(body.get(key), str):
+                body[key] = [body[key]]  # old clients send a string
+            if body.get(key) is not None and not all(isinstance(a, str) for a in body[key]):
+                raise InvalidParameter(f"invalid {key}: expected a list of strings")
+        image = await asyncio.to_thread(self._images.get, image_ref)
+        taken = {r["Name"] for r in self._records.values()}
+        if name:
+            full_name = names.validate(name)
+            if full_name in taken:
+                holder = next(cid for cid, r in self._records.items() if r["Name"] == full_name)
+                raise Conflict(f'Conflict. The container name "{full_name}" is already in use by container "{holder}". You have to remove (or rename) that container to be able to reuse that name.')
+        else:
+            full_name = names.generate(taken)
+        record = new_record(body, name=full_name, image_id=image.id,
+                            image_config=image.config.get("config") or {},
+                            container_dir=str(self._config.containers_dir))
+        cid = record["Id"]
+        try:
+            await asyncio.to_thread(self._prepare_files, record)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, self._container_dir(cid), True)
+            raise
+        self._records[cid] = record
+        self._live[cid] = _Live()
+        self._emit(record, "create")
+        return {"Id": cid, "Warnings": []}
+
+    async def start(self, ref: str) -> None:
+        record = self.get(ref)
+        cid = record["Id"]
+        live = self._live[cid]
+        async with live.lock:
+            state = record["State"]
+            if state["Paused"]:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if state["Running"]:
+                raise NotModified("container already started")
+            if state["Status"] == "removing":
+                raise Conflict("container is marked for removal and cannot be started")
+            await self._start_locked(record, live)
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        record = self.get(ref)
+        live = self._live[record["Id"]]
+        if not record["State"]["Running"]:
+            raise NotModified("container already stopped")
+        config = record["Config"]
+        stop_signal = parse_signal(sig or config.get("StopSignal") or "SIGTERM")
+        if timeout is None:
+            timeout = config.get("StopTimeout")
+            if timeout is None:
+                timeout = DEFAULT_STOP_TIMEOUT
+        await self._signal(record, stop_signal)
+        if timeout < 0:
+            await live.exited.wait()
+            return
+        try:
+            await asyncio.wait_for(live.exited.wait(), timeout)
+        except TimeoutError:
+            log.info("container %s did not exit within %ss; killing it", record["Id"][:12], timeout)
+            await self._signal(record, signal.SIGKILL)
+            await live.exited.wait()
+
+    async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        record = self.get(ref)
+        try:
+            await self.stop(ref, timeout, sig)
+        except NotModified:
+            pass
+        await self.start(record["Id"])
+        self._emit(record, "restart")
+
+    async def kill(self, ref: str, sig: str | None = None) -> None:
+        record = self.get(ref)
+        number = parse_signal(sig, signal.SIGKILL)
+        if not record["State"]["Running"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {record['Id']} is not running")
+        await self._signal(record, number)
+
+    async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        record = self.get(ref)
+        cid = record["Id"]
+        live = self._live[cid]
+        if record["State"]["Running"]:
+            if not force:
+                if record["State"]["Paused"]:
+                    raise Conflict(f"cannot remove container \"{record['Name']}\": container is paused and must be unpaused first")
+                raise Conflict(f"cannot remove container \"{record['Name']}\": container is running: stop the container before removing or force remove")
+            await self._signal(record, signal.SIGKILL)
+            await live.exited.wait()
+        if record["State"]["Status"] == "removing":
+            # AutoRemove (or another rm) is already at it: wait for it to finish.
+            future = asyncio.get_running_loop().create_future()
+            live.removed_waiters.append(future)
+            await future
+            return
+        await self._remove(cid)
+
+    async def wait(self, ref: str, condition: str = "not-running") -> asyncio.Future[dict[str, Any]]:
+        """A future that resolves to `{"StatusCode": n, "Error": None}` when `condition`
+        holds. Registered before this returns, so a later start cannot be missed."""
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        record = self.get(ref)
+        live = self._live[record["Id"]]
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if condition == "not-running" and not record["State"]["Running"]:
+            future.set_result(_wait_result(record))
+        elif condition == "removed":
+            live.removed_waiters.append(future)
+        else:
+            live.exit_waiters.append(future)
+        return future
+
+    async def attach(self, ref: str, *, logs: bool = False) -> Any:
+        """An attach connection to the container's stdio (see runtime.Runtime.open_attach),
+        opened now if it runs, else when it next starts (Docker's `run` attaches first)."""
+        record = self.get(ref)
+        cid = record["Id"]
+        live = self._live[cid]
+        async with live.lock:
+            if record["State"]["Running"]:
+                return await self._runtime.open_attach(cid)
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            live.pending_attaches.append(future)
+        self._emit(record, "attach")
+        return await future
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        record = self.get(ref)
+        if not record["State"]["Running"]:
+            raise Conflict(f"Container {record['Id']} is not running")
+        await self._runtime.resize(record["Id"], height, width)
+
+    async def logs(self, ref: str, *, follow: bool, since: float | None, until: float | None,
+                   tail: int | None) -> AsyncIterator[Any]:
+        record = self.get(ref)
+        live = self._live[record["Id"]]
+        stop = asyncio.Event()
+        if follow and record["State"]["Running"]:
+            async def stop_on_exit() -> None:
+                await live.exited.wait()
+                stop.set()
+            watcher = asyncio.create_task(stop_on_exit())
+        else:
+            stop.set()
+            watcher = None
+        try:
+            async for entry in read_log(Path(record["LogPath"]), follow=follow, since=since,
+                                        until=until, tail=tail, stop=stop):
+                yield entry
+        finally:
+            if watcher:
+                watcher.cancel()
+
+    # ── internals ─────────────────────────────────────────────────────────────────────
+
+    async def _start_locked(self, record: dict[str, Any], live: _Live) -> None:
+        cid = record["Id"]
+        rootfs = self._rootfs_dir(cid)
+        image_id = record["Image"]
+        lowerdirs = await asyncio.to_thread(self._images.lowerdirs, image_id)
+        await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), rootfs)
+        try:
+            spec = await asyncio.to_thread(
+                build_spec, record, rootfs=str(rootfs), hostname_path=record["HostnamePath"],
+                hosts_path=record["HostsPath"], resolv_path=record["ResolvConfPath"])
+            config = record["Config"]
+            pid = await self._runtime.create(cid, spec, tty=bool(config.get("Tty")),
+                                       stdin=bool(config.get("OpenStdin")),
+                                       log_path=Path(record["LogPath"]))
+        except RuntimeFailure as e:
+            await asyncio.to_thread(snapshots.unmount, rootfs)
+            await self._record_start_failure(record, str(e))
+        except BaseException:
+            await asyncio.to_thread(snapshots.unmount, rootfs)
+            raise
+        # The process has not run yet: attach sessions connected now miss no output.
+        pending, live.pending_attaches = live.pending_attaches, []
+        for future in pending:
+            if not future.done():
+                try:
+                    future.set_result(await self._runtime.open_attach(cid))
+                except Exception as e:  # noqa: BLE001 - handed to the attach caller
+                    future.set_exception(e)
+        try:
+            await self._runtime.start(cid)
+        except RuntimeFailure as e:
+            await self._runtime.delete(cid, force=True)
+            await asyncio.to_thread(snapshots.unmount, rootfs)
+            await self._record_start_failure(record, str(e))
+        state = record["State"]
+        state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                     OOMKilled=False, Dead=False, Pid=pid or 0, ExitCode=0, Error="",
+                     StartedAt=rfc3339(), FinishedAt=ZERO_TIME)
+        live.exited.clear()
+        await self._persist(record)
+        live.monitor = asyncio.create_task(self._monitor(cid))
+        self._emit(record, "start")
+
+    async def _record_start_failure(self, record: dict[str, Any], message: str) -> None:
+        """Docker keeps the failure in State.Error, with 127/126 for a missing or
+        non-executable command, and answers 400 (the CLI turns that into its exit code)."""
+        code = 128
+        if "executable file not found" in message or "no such file or directory" in message:
+            code = 127
+        elif "permission denied" in message or "is a directory" in message:
+            code = 126
+        record["State"].update(Status="exited" if record["State"]["StartedAt"] != ZERO_TIME else "created",
+                               ExitCode=code, Error=message)
+        await self._persist(record)
+        raise InvalidParameter(
+            f"failed to create task for container: OCI runtime create failed: {message}: unknown")
+
+    async def _monitor(self, cid: str) -> None:
+        status = await self._runtime.wait(cid)
+        record = self._records.get(cid)
+        live = self._live.get(cid)
+        if record is None or live is None:
+            return
+        async with live.lock:
+            await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
+            await self._runtime.delete(cid, force=True)
+            record["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
+                                   ExitCode=status.code, OOMKilled=status.oom_killed,
+                                   FinishedAt=status.finished_at or rfc3339())
+            auto_remove = record["HostConfig"].get("AutoRemove")
+            if auto_remove:
+                record["State"]["Status"] = "removing"
+            await self._persist(record)
+            live.monitor = None
+            live.exited.set()
+            if status.oom_killed:
+                self._emit(record, "oom")
+            self._emit(record, "die", exitCode=str(status.code))
+            result = _wait_result(record)
+            waiters, live.exit_waiters = live.exit_waiters, []
+            for future in waiters:
+                if not future.done():
+                    future.set_result(result)
+        if auto_remove:
+            await self._remove(cid)
+
+    async def _remove(self, cid: str) -> None:
+        record = self._records[cid]
+        live = self._live[cid]
+        async with live.lock:
+            record["State"]["Status"] = "removing"
+            await self._persist(record)
+            await self._runtime.delete(cid, force=True)
+            await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
+            await asyncio.to_thread(self._delete_files, cid)
+            await asyncio.to_thread(self._db.delete_container, cid)
+            del self._records[cid]
+            del self._live[cid]
+        self._emit(record, "destroy")
+        result = _wait_result(record)
+        for future in live.removed_waiters + live.exit_waiters:
+            if not future.done():
+                future.set_result(result)
+        for future in live.pending_attaches:
+            if not future.done():
+                future.set_exception(NotFound(f"No such container: {cid}"))
+
+    async def _signal(self, record: dict[str, Any], number: int) -> None:
+        try:
+            await self._runtime.kill(record["Id"], number)
+        except RuntimeFailure as e:
+            if record["State"]["Running"] and "not running" not in str(e) and "does not exist" not in str(e):
+                raise Conflict(f"Cannot kill container {record['Id']}: {e}") from None
+        self._emit(record, "kill", signal=str(number))
+
+    async def _persist(self, record: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._db.put_container, copy.deepcopy(record))
+
+    def _prepare_files(self, record: dict[str, Any]) -> None:
+        directory = self._container_dir(record["Id"])
+        snapshots.prepare_rw(directory)
+        etcfiles.write_all(record)
+        Path(record["LogPath"]).touch()
+        self._db.put_container(copy.deepcopy(record))
+
+    def _delete_files(self, cid: str) -> None:
+        directory = self._container_dir(cid)
+        snapshots.remove_rw(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(self._rootfs_dir(cid), ignore_errors=True)
+
+    def _container_dir(self, cid: str) -> Path:
+        return self._config.containers_dir / cid
+
+    def _rootfs_dir(self, cid: str) -> Path:
+        return self._config.exec_root / "rootfs" / cid
+
+    def _emit(self, record: dict[str, Any], action: str, **extra: str) -> None:
+        attributes = dict(record["Config"].get("Labels") or {})
+        attributes.update(image=record["Config"].get("Image", ""), name=record["Name"][1:], **extra)
+        self._events.publish("container", action, record["Id"], attributes)
+
+    def _sizes(self, record: dict[str, Any]) -> tuple[int, int]:
+        rw = _du(self._container_dir(record["Id"]) / "diff")
+        try:
+            image_size = self._images.get(record["Image"]).size
+        except NotFound:
+            image_size = 0
+        return rw, rw + image_size
+
+    def _summary(self, record: dict[str, Any], size: bool) -> dict[str, Any]:
+        config = record["Config"]
+        summary = {
+            "Id": record["Id"],
+            "Names": [record["Name"]],
+            "Image": config.get("Image", ""),
+            "ImageID": record["Image"],
+            "Command": " ".join([record["Path"]] + list(record["Args"])),
+            "Created": int(parse_rfc3339(record["Created"])),
+            "Ports": [],
+            "Labels": config.get("Labels") or {},
+            "State": record["State"]["Status"],
+            "Status": status_text(record["State"]),
+            "HostConfig": {"NetworkMode": record["HostConfig"].get("NetworkMode", "default")},
+            "NetworkSettings": {"Networks": record["NetworkSettings"].get("Networks") or {}},
+            "Mounts": record.get("Mounts") or [],
+        }
+        if size:
+            summary["SizeRw"], summary["SizeRootFs"] = self._sizes(record)
+        return summary
+
+    def _matches(self, record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+        state = record["State"]
+        for key, values in filters.items():
+            if not values:
+                continue
+            if key == "id":
+                ok = any(record["Id"].startswith(v) for v in values)
+            elif key == "name":
+                ok = any(re.search(v.lstrip("/"), record["Name"][1:]) for v in values)
+            elif key == "status":
+                ok = state["Status"] in values
+            elif key == "exited":
+                ok = state["Status"] == "exited" and str(state["ExitCode"]) in values
+            elif key == "label":
+                labels = record["Config"].get("Labels") or {}
+                ok = all(_label_matches(labels, v) for v in values)
+            elif key == "ancestor":
+                ok = any(self._is_ancestor(record, v) for v in values)
+            elif key in ("before", "since"):
+                pivot = self.get(values[0])
+                ok = (record["Created"] < pivot["Created"]) if key == "before" else (record["Created"] > pivot["Created"])
+            else:
+                raise InvalidParameter(f"invalid filter '{key}'")
+            if not ok:
+                return False
+        return True
+
+    def _is_ancestor(self, record: dict[str, Any], ref: str) -> bool:
+        if record["Config"].get("Image") == ref:
+            return True
+        try:
+            return self._images.get(ref).id == record["Image"]
+        except NotFound:
+            return False
+
+
+def status_text(state: dict[str, Any]) -> str:
+    """The human `Status` column of `docker ps`."""
+    now = time.time()
+    if state["Running"]:
+        text = "Up " + human_duration(now - parse_rfc3339(state["StartedAt"]))
+        return text + " (Paused)" if state["Paused"] else text
+    status = state["Status"]
+    if status == "removing":
+        return "Removal In Progress"
+    if status == "dead":
+        return "Dead"
+    if status == "created":
+        return "Created"
+    finished = parse_rfc3339(state["FinishedAt"])
+    if not finished:
+        return ""
+    return f"Exited ({state['ExitCode']}) {human_duration(now - finished)} ago"
+
+
+def _wait_result(record: dict[str, Any]) -> dict[str, Any]:
+    return {"StatusCode": record["State"]["ExitCode"], "Error": None}
+
+
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, eq, value = wanted.partition("=")
+    if key not in labels:
+        return False
+    return not eq or labels[key] == value
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A container's record, built from a create request and its image.
+
+The record has the shape of `GET /containers/{id}/json` (ContainerInspectResponse) and is
+what the daemon stores and returns. Docker's merge rules apply: the image's Env is
+overlaid by the request's, Labels merged, and the image's Cmd is dropped when the request
+sets an Entrypoint without a Cmd.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from typing import Any
+
+from dockyard.errors import InvalidParameter
+from dockyard.units import ZERO_TIME, rfc3339
+
+# Fields of the create body that belong to Config (everything but the two sub-objects).
+_NOT_CONFIG = ("HostConfig", "NetworkingConfig")
+
+_DEFAULT_HOSTCONFIG: dict[str, Any] = {
+    "Binds": None,
+    "ContainerIDFile": "",
+    "LogConfig": {"Type": "k8s-file", "Config": {}},
+    "NetworkMode": "default",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "CapAdd": None,
+    "CapDrop": None,
+    "CgroupnsMode": "host",
+    "Dns": [],
+    "DnsOptions": [],
+    "DnsSearch": [],
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "runc",
+    "Isolation": "",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": [],
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "OomKillDisable": None,
+    "PidsLimit": None,
+    "Ulimits": None,
+    "Init": None,
+    "MaskedPaths": None,
+    "ReadonlyPaths": None,
+}
+
+
+def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: dict[str, Any],
+               container_dir: str) -> dict[str, Any]:
+    """The record of a new container named `name` (with its leading slash)."""
+    config = {k: copy.deepcopy(v) for k, v in body.items() if k not in _NOT_CONFIG}
+    host_config = _host_config(body.get("HostConfig") or {})
+    cid = secrets.token_hex(32)
+    config = merge_image_config(config, image_config or {})
+    if not config.get("Hostname"):
+        config["Hostname"] = cid[:12]
+    command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
+    if not command:
+        raise InvalidParameter("no command specified")
+    if host_config["LogConfig"].get("Type") in ("", None, "json-file"):
+        # We log through conmon's k8s-file writer; json-file's options still apply.
+        host_config["LogConfig"]["Type"] = "k8s-file"
+    return {
+        "Id": cid,
+        "Created": rfc3339(),
+        "Path": command[0],
+        "Args": command[1:],
+        "State": {
+            "Status": "created",
+            "Running": False,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": 0,
+            "ExitCode": 0,
+            "Error": "",
+            "StartedAt": ZERO_TIME,
+            "FinishedAt": ZERO_TIME,
+        },
+        "Image": image_id,
+        "ResolvConfPath": f"{container_dir}/{cid}/resolv.conf",
+        "HostnamePath": f"{container_dir}/{cid}/hostname",
+        "HostsPath": f"{container_dir}/{cid}/hosts",
+        "LogPath": f"{container_dir}/{cid}/ctr.log",
+        "Name": name,
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {
+                "UpperDir": f"{container_dir}/{cid}/diff",
+                "WorkDir": f"{container_dir}/{cid}/work",
+            },
+        },
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": _network_settings(host_config),
+    }
+
+
+def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """Docker's merge of a create request's Config with the image's config."""
+    merged = dict(config)
+    merged["Env"] = merge_env(image.get("Env") or [], config.get("Env") or [])
+    if not config.get("Entrypoint"):
+        merged["Entrypoint"] = image.get("Entrypoint")
+        if not config.get("Cmd"):
+            merged["Cmd"] = image.get("Cmd")
+    for key in ("WorkingDir", "User", "StopSignal", "Healthcheck", "OnBuild", "Shell"):
+        if not config.get(key) and image.get(key):
+            merged[key] = copy.deepcopy(image[key])
+    for key in ("ExposedPorts", "Volumes", "Labels"):
+        combined = dict(image.get(key) or {})
+        combined.update(config.get(key) or {})
+        merged[key] = combined or None
+    merged.setdefault("AttachStdin", False)
+    merged.setdefault("AttachStdout", False)
+    merged.setdefault("AttachStderr", False)
+    for key in ("Tty", "OpenStdin", "StdinOnce"):
+        merged[key] = bool(config.get(key))
+    merged.setdefault("Domainname", "")
+    merged.setdefault("WorkingDir", "")
+    merged.setdefault("User", "")
+    merged["Labels"] = merged.get("Labels") or {}
+    return merged
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """`base` overlaid by `overrides`, by variable name, keeping `base`'s order."""
+    result: dict[str, str] = {}
+    for entry in list(base) + list(overrides):
+        if not isinstance(entry, str):
+            raise InvalidParameter(f"invalid environment variable: {entry!r}")
+        key = entry.split("=", 1)[0]
+        if not key:
+            raise InvalidParameter(f"invalid environment variable: {entry}")
+        result[key] = entry
+    return list(result.values())
+
+
+def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(requested, dict):
+        raise InvalidParameter("HostConfig must be an object")
+    host_config = copy.deepcopy(_DEFAULT_HOSTCONFIG)
+    for key, value in requested.items():
+        if value is not None or key not in host_config:
+            host_config[key] = copy.deepcopy(value)
+    policy = host_config.get("RestartPolicy") or {}
+    if policy.get("Name") in (None, ""):
+        host_config["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    elif policy["Name"] not in ("no", "always", "unless-stopped", "on-failure"):
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{policy['Name']}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
+    if host_config["AutoRemove"] and host_config["RestartPolicy"]["Name"] not in ("no", ""):
+        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    if host_config.get("NetworkMode") in ("", None):
+        host_config["NetworkMode"] = "default"
+    if host_config["ShmSize"] in (0, None):
+        host_config["ShmSize"] = _DEFAULT_HOSTCONFIG["ShmSize"]
+    elif host_config["ShmSize"] < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    return host_config
+
+
+def _network_settings(host_config: dict[str, Any]) -> dict[str, Any]:
+    # Networking (issue 4) is not implemented yet: every container gets a network
+    # namespace of its own with only loopback, which is what `--network none` gives.
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "Ports": {},
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {},
+    }

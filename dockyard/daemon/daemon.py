@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The daemon: wires the stores, the runtime and the services together, restores state on
+boot, and answers the system-wide questions (`/info`, `/version`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.config import DaemonConfig
+from dockyard.daemon.containers import ContainerService
+from dockyard.daemon.events import Events
+from dockyard.images import ImageService
+from dockyard.metadata.db import MetadataDB
+from dockyard.runtime import Runtime
+
+GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig):
+        self.config = config
+        for directory in (config.data_root, config.containers_dir, config.tmp_dir,
+                          config.exec_root, config.bundles_dir, config.runc_root):
+            directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.data_root, 0o710)
+        self.db = MetadataDB(config.db_path)
+        self.images = ImageService(config, self.db)
+        self.runtime = Runtime(runc=config.runc, conmon=config.conmon,
+                               runc_root=config.runc_root, bundles_dir=config.bundles_dir)
+        self.events = Events()
+        self.containers = ContainerService(config, self.db, self.images, self.runtime, self.events)
+        self.id = self._daemon_id()
+
+    async def start(self) -> None:
+        await self.containers.restore()
+
+    async def shutdown(self) -> None:
+        await self.containers.shutdown()
+
+    def version(self) -> dict[str, Any]:
+        uname = os.uname()
+        arch = GO_ARCH.get(uname.machine, uname.machine)
+        return {
+            "Platform": {"Name": "dockyard"},
+            "Components": [{"Name": "Engine", "Version": __version__,
+                            "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                                        "Os": "linux", "Arch": arch, "KernelVersion": uname.release}}],
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "python" + platform.python_version(),
+            "Os": "linux",
+            "Arch": arch,
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        }
+
+    async def info(self) -> dict[str, Any]:
+        records = self.containers.list(all=True)
+        running = sum(1 for r in records if r["State"] == "running")
+        paused = sum(1 for r in records if r["State"] == "paused")
+        images = await asyncio.to_thread(self.images.list, True)
+        uname = os.uname()
+        return {
+            "ID": self.id,
+            "Containers": len(records),
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": len(records) - running - paused,
+            "Images": len(images),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", _fs_type(self.config.data_root)]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
+                        "Authorization": None, "Log": ["k8s-file"]},
+            "MemoryLimit": True,
+            "SwapLimit": Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "OomKillDisable": True,
+            "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+            "Debug": self.config.debug,
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "NGoroutines": len(asyncio.all_tasks()),
+            "SystemTime": _now(),
+            "LoggingDriver": "k8s-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1",
+            "NEventsListener": 0,
+            "KernelVersion": uname.release,
+            "OperatingSystem": _os_name(),
+            "OSVersion": _os_release().get("VERSION_ID", ""),
+            "OSType": "linux",
+            "Architecture": uname.machine,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "DockerRootDir": str(self.config.data_root),
+            "HttpProxy": os.environ.get("HTTP_PROXY", os.environ.get("http_proxy", "")),
+            "HttpsProxy": os.environ.get("HTTPS_PROXY", os.environ.get("https_proxy", "")),
+            "NoProxy": os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")),
+            "Name": socket.gethostname(),
+            "Labels": [],
+            "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": {"runc": {"path": self.config.runc}},
+            "DefaultRuntime": "runc",
+            "LiveRestoreEnabled": True,
+            "Isolation": "",
+            "InitBinary": "tini",
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Warnings": [],
+        }
+
+    def _daemon_id(self) -> str:
+        path = self.config.data_root / "engine-id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            engine_id = str(uuid.uuid4())
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(engine_id)
+            os.replace(tmp, path)
+            return engine_id
+
+
+def _now() -> str:
+    from dockyard.units import rfc3339
+
+    return rfc3339()
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _os_release() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in _read("/etc/os-release").splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.strip('"')
+    return values
+
+
+def _os_name() -> str:
+    return _os_release().get("PRETTY_NAME", "Linux")
+
+
+def _fs_type(path: Path) -> str:
+    best, fs = "", "unknown"
+    for line in _read("/proc/mounts").splitlines():
+        parts = line.split()
+        if len(parts) > 2 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
+            best, fs = parts[1], parts[2]
+    return fs

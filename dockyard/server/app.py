@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Engine API's HTTP edge: the aiohttp application, its middleware and its listeners.
+
+Every route is served both bare (`/containers/json`) and under a version prefix
+(`/v1.45/containers/json`), as Docker does. The version is checked here and kept on the
+request (`request["api_version"]`); the daemon below never sees versions. Typed errors map
+to status codes in one place, `_errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from dockyard import API_VERSION, MIN_API_VERSION
+from dockyard.errors import DockyardError
+from dockyard.server.params import json_response
+from dockyard.server.routers import containers, images, system
+
+if TYPE_CHECKING:
+    from dockyard.daemon.daemon import Daemon
+
+log = logging.getLogger("dockyard.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_VERSION_PREFIX = "/{api_version:v[0-9]+\\.[0-9]+}"
+
+
+def make_app(daemon: Daemon) -> web.Application:
+    """The Engine API application serving `daemon`."""
+    app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
+    for module in (system, containers, images):
+        for method, path, handler in module.routes(daemon):
+            app.router.add_route(method, path, handler)
+            app.router.add_route(method, _VERSION_PREFIX + path, handler)
+    return app
+
+
+async def serve(daemon: Daemon, hosts: list[str]) -> web.AppRunner:
+    """Start listening on every `unix://` and `tcp://` host; returns the runner to clean up."""
+    runner = web.AppRunner(make_app(daemon), access_log=None, handle_signals=False)
+    await runner.setup()
+    for host in hosts:
+        if host.startswith("unix://"):
+            path = host[len("unix://"):]
+            _remove_stale_socket(path)
+            site: web.BaseSite = web.UnixSite(runner, path)
+            await site.start()
+            os.chmod(path, 0o660)
+        elif host.startswith("tcp://"):
+            address = host[len("tcp://"):]
+            name, _, port = address.rpartition(":")
+            site = web.TCPSite(runner, name or "127.0.0.1", int(port or 2375))
+            await site.start()
+        else:
+            raise ValueError(f"unsupported host {host!r}: use unix:// or tcp://")
+        log.info("API listening on %s", host)
+    return runner
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@web.middleware
+async def _versions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    requested = request.match_info.get("api_version")
+    version = requested[1:] if requested else API_VERSION
+    if requested:
+        if version_tuple(version) > version_tuple(API_VERSION):
+            return json_response({"message": f"client version {version} is too new. Maximum supported API version is {API_VERSION}"}, 400)
+        if version_tuple(version) < version_tuple(MIN_API_VERSION):
+            return json_response({"message": f"client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"}, 400)
+    request["api_version"] = version
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.setdefault("Api-Version", API_VERSION)
+    return response
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DockyardError as e:
+        if e.status >= 500:
+            log.error("%s %s: %s", request.method, request.path, e.message)
+        return json_response({"message": e.message}, e.status)
+    except web.HTTPNotFound:
+        return json_response({"message": "page not found"}, 404)
+    except web.HTTPMethodNotAllowed:
+        return json_response({"message": f"method {request.method} not allowed for {request.path}"}, 405)
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as e:  # our bug: log it fully, answer with one line
+        log.exception("%s %s failed", request.method, request.path)
+        return json_response({"message": f"internal error: {type(e).__name__}: {e}"}, 500)
+
+
+def _remove_stale_socket(path: str) -> None:
+    import socket
+
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody answers: a leftover from a daemon that died
+    else:
+        raise RuntimeError(f"another daemon is already listening on {path}")
+    finally:
+        probe.close()

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Image routes: list, inspect, delete, tag, create (pull or import), load, save."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from dockyard import baseimages
+from dockyard.distribution import reference
+from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.server.bridge import BodyReader, ResponseWriter
+from dockyard.server.params import boolean, filters, json_response
+
+if TYPE_CHECKING:
+    from dockyard.daemon.daemon import Daemon
+
+
+def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
+    images = daemon.images
+
+    async def list_(request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(
+            images.list, boolean(request, "all"), filters(request), boolean(request, "digests")))
+
+    async def inspect(request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(images.inspect, request.match_info["name"]))
+
+    async def delete(request: web.Request) -> web.Response:
+        result = await asyncio.to_thread(
+            images.remove, request.match_info["name"], force=boolean(request, "force"),
+            prune=not boolean(request, "noprune"), containers_using=daemon.containers.in_use)
+        for entry in result:
+            for action, ref in entry.items():
+                daemon.events.publish("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref)
+        return json_response(result)
+
+    async def tag(request: web.Request) -> web.Response:
+        repo = request.query.get("repo")
+        if not repo:
+            raise InvalidParameter("repository name must have at least one component")
+        await asyncio.to_thread(images.tag, request.match_info["name"], repo, request.query.get("tag") or None)
+        daemon.events.publish("image", "tag", request.match_info["name"], {"name": repo})
+        return web.Response(status=201)
+
+    async def create(request: web.Request) -> web.StreamResponse:
+        source = request.query.get("fromSrc")
+        if source is not None:
+            return await _import(request, source)
+        name = request.query.get("fromImage")
+        if not name:
+            raise InvalidParameter("either fromImage or fromSrc must be set")
+        return await _pull(request, name, request.query.get("tag") or None)
+
+    async def _import(request: web.Request, source: str) -> web.StreamResponse:
+        if source != "-":
+            raise InvalidParameter(f"importing from {source!r}: only an uploaded tarball (fromSrc=-) is supported so far")
+        loop = asyncio.get_running_loop()
+        image_id = await asyncio.to_thread(
+            images.import_image, BodyReader(request.content, loop),
+            repo=request.query.get("repo") or None, tag=request.query.get("tag") or None,
+            changes=request.query.getall("changes", []), message=request.query.get("message", ""))
+        daemon.events.publish("image", "import", image_id)
+        return json_response({"status": image_id})
+
+    async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamResponse:
+        ref = reference.parse(name if not tag else f"{name}:{tag}" if "@" not in tag else f"{name}@{tag}")
+        familiar = reference.familiar(ref)
+        base = _offline_name(ref)
+        if base is None:
+            raise NotFound(
+                f"pull access denied for {familiar.rsplit(':', 1)[0]}: no registry client yet; "
+                f"dockyard can build these images offline: {', '.join(baseimages.names())}")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(_line({"status": f"Pulling from {ref.path}", "id": ref.tag or "latest"}))
+        try:
+            existed = await asyncio.to_thread(_exists, images, familiar)
+            image_id = await asyncio.to_thread(baseimages.build, images, base)
+        except DockyardError as e:
+            await response.write(_line({"errorDetail": {"message": e.message}, "error": e.message}))
+            return response
+        await response.write(_line({"status": f"Digest: {image_id}"}))
+        verb = "Image is up to date" if existed else "Built newer image (offline base image)"
+        await response.write(_line({"status": f"Status: {verb} for {familiar}"}))
+        daemon.events.publish("image", "pull", familiar)
+        await response.write_eof()
+        return response
+
+    async def load(request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        messages = await asyncio.to_thread(images.load, BodyReader(request.content, loop))
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for message in messages:
+            await response.write(_line({"stream": message + "\n"}))
+        await response.write_eof()
+        return response
+
+    async def save_many(request: web.Request) -> web.StreamResponse:
+        return await _save(request, request.query.getall("names", []))
+
+    async def save_one(request: web.Request) -> web.StreamResponse:
+        return await _save(request, [request.match_info["name"]])
+
+    async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+        if not names:
+            raise InvalidParameter("no image names given")
+        for name in names:  # fail with a 404 before the 200 goes out
+            await asyncio.to_thread(images.get, name)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+        await response.prepare(request)
+        await asyncio.to_thread(images.save, names, ResponseWriter(response, asyncio.get_running_loop()))
+        await response.write_eof()
+        return response
+
+    name = "/images/{name:.+}"
+    return [
+        ("GET", "/images/json", list_),
+        ("POST", "/images/create", create),
+        ("POST", "/images/load", load),
+        ("GET", "/images/get", save_many),
+        ("GET", name + "/json", inspect),
+        ("GET", name + "/get", save_one),
+        ("POST", name + "/tag", tag),
+        ("DELETE", name, delete),
+    ]
+
+
+def _offline_name(ref: Any) -> str | None:
+    """The offline base image a Docker Hub official-image reference names, if any."""
+    if ref.domain != "docker.io" or not ref.path.startswith("library/") or ref.digest:
+        return None
+    name = ref.path[len("library/"):]
+    return name if name in baseimages.names() and ref.tag in (None, "latest") else None
+
+
+def _exists(images: Any, name: str) -> bool:
+    try:
+        images.get(name)
+        return True
+    except NotFound:
+        return False
+
+
+def _line(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode() + b"\r\n"
