@@ -11,7 +11,6 @@ line and a hint, and exit 125 (bad flags) or 1 (wrong argument count), as Docker
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,17 +29,33 @@ class HelpRequested(Exception):
     """`--help` was given: print the help text and exit 0."""
 
 
-@dataclass
 class Flag:
-    """One flag. `kind` is bool, string, int, float or list (repeatable, string values)."""
+    """One flag. `kind` is bool, string, int, float or list (repeatable, string values).
 
-    long: str
-    short: str = ""
-    kind: str = "bool"
-    default: Any = None
-    help: str = ""
-    type_name: str = ""  # the word shown after the flag in help ("string", "list", ...)
-    hidden: bool = False
+    `type_name` is the word shown after the flag in help ("string", "list", ...).
+    (Plain classes rather than dataclasses here: importing dataclasses costs the CLI
+    several milliseconds of startup.)
+    """
+
+    __slots__ = ("long", "short", "kind", "default", "help", "type_name", "hidden")
+
+    def __init__(
+        self,
+        long: str,
+        short: str = "",
+        kind: str = "bool",
+        default: Any = None,
+        help: str = "",
+        type_name: str = "",
+        hidden: bool = False,
+    ):
+        self.long = long
+        self.short = short
+        self.kind = kind
+        self.default = default
+        self.help = help
+        self.type_name = type_name
+        self.hidden = hidden
 
     @property
     def dest(self) -> str:
@@ -54,18 +69,45 @@ class Flag:
         return {"bool": False, "string": None, "int": None, "float": None}[self.kind]
 
 
-@dataclass
 class Command:
     """A command's flags and argument rules. `path` is how it is typed ("container ls")."""
 
-    path: str
-    usage: str
-    summary: str
-    flags: list[Flag] = field(default_factory=list)
-    min_args: int = 0
-    max_args: int | None = None
-    interspersed: bool = True
-    aliases: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        path: str,
+        usage: str,
+        summary: str,
+        flags: list[Flag] | None = None,
+        min_args: int = 0,
+        max_args: int | None = None,
+        interspersed: bool = True,
+        aliases: list[str] | None = None,
+    ):
+        self.path = path
+        self.usage = usage
+        self.summary = summary
+        self.flags = flags or []
+        self.min_args = min_args
+        self.max_args = max_args
+        self.interspersed = interspersed
+        self.aliases = aliases or []
+
+    def with_path(self, path: str) -> Command:
+        """The same command as typed another way (`container ls` for `ps`)."""
+        if path == self.path:
+            return self
+        clone = Command(
+            self.path,
+            self.usage,
+            self.summary,
+            self.flags,
+            self.min_args,
+            self.max_args,
+            self.interspersed,
+            self.aliases,
+        )
+        clone.path = path
+        return clone
 
     def parse(self, argv: Sequence[str]) -> tuple[SimpleNamespace, list[str]]:
         """Options (by `Flag.dest`) and positional arguments; raises UsageError or HelpRequested."""

@@ -92,7 +92,9 @@ class APIClient:
         self, config: dict[str, Any], name: str | None = None, platform: str | None = None
     ) -> dict[str, Any]:
         """`POST /containers/create`: `config` is Config with HostConfig and NetworkingConfig."""
-        return self._json("POST", "/containers/create", {"name": name, "platform": platform}, config)
+        return self._json(
+            "POST", "/containers/create", {"name": name, "platform": platform}, config
+        )
 
     def inspect_container(self, container: str, size: bool = False) -> dict[str, Any]:
         return self._get_json(f"/containers/{_id(container)}/json", {"size": size})
@@ -101,11 +103,11 @@ class APIClient:
         self._call("POST", f"/containers/{_id(container)}/start", {"detachKeys": detach_keys})
 
     def stop(self, container: str, timeout: int | None = None, signal: str | None = None) -> None:
-        self._call(
-            "POST", f"/containers/{_id(container)}/stop", {"signal": signal, "t": timeout}
-        )
+        self._call("POST", f"/containers/{_id(container)}/stop", {"signal": signal, "t": timeout})
 
-    def restart(self, container: str, timeout: int | None = None, signal: str | None = None) -> None:
+    def restart(
+        self, container: str, timeout: int | None = None, signal: str | None = None
+    ) -> None:
         self._call(
             "POST", f"/containers/{_id(container)}/restart", {"signal": signal, "t": timeout}
         )
@@ -268,6 +270,14 @@ class APIClient:
             headers={"Content-Type": "application/x-tar"},
         )
         return iter_json(iter_chunks(resp))
+
+    # --- networks and volumes (inspect only; their verbs live with their packages) -----
+
+    def inspect_network(self, network: str) -> dict[str, Any]:
+        return self._get_json(f"/networks/{_id(network)}")
+
+    def inspect_volume(self, volume: str) -> dict[str, Any]:
+        return self._get_json(f"/volumes/{_id(volume)}")
 
     # --- plumbing -----------------------------------------------------------------
 

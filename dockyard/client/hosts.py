@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from dockyard.config import DEFAULT_SOCKET
 
 DEFAULT_TCP_PORT = 2375
 
 
-@dataclass(frozen=True)
 class Host:
     """A parsed daemon address: `scheme` is "unix" (address is a path) or "tcp"."""
 
-    url: str
-    scheme: str
-    path: str = ""
-    hostname: str = ""
-    port: int = 0
+    __slots__ = ("url", "scheme", "path", "hostname", "port")
+
+    def __init__(self, url: str, scheme: str, path: str = "", hostname: str = "", port: int = 0):
+        self.url = url
+        self.scheme = scheme
+        self.path = path
+        self.hostname = hostname
+        self.port = port
+
+    def __repr__(self) -> str:
+        return f"Host({self.url!r})"
 
     @property
     def is_default(self) -> bool:

@@ -187,7 +187,16 @@ class ContainerService:
                 raise NotModified("container already started")
             if state["Status"] == "removing":
                 raise Conflict("container is marked for removal and cannot be started")
-            await self._start_locked(record, live)
+            try:
+                await self._start_locked(record, live)
+                return
+            except InvalidParameter as e:
+                if not record["HostConfig"].get("AutoRemove"):
+                    raise
+                failure = e
+        # Docker removes an --rm container whose start failed; `run --rm` waits on that.
+        await self._remove(cid)
+        raise failure
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         record = self.get(ref)
@@ -318,6 +327,7 @@ class ContainerService:
             config = record["Config"]
             pid = await self._runtime.create(cid, spec, tty=bool(config.get("Tty")),
                                        stdin=bool(config.get("OpenStdin")),
+                                       stdin_once=bool(config.get("StdinOnce")),
                                        log_path=Path(record["LogPath"]))
         except RuntimeFailure as e:
             await asyncio.to_thread(snapshots.unmount, rootfs)

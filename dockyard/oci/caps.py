@@ -31,9 +31,11 @@ CAPABILITY_NAMES: tuple[str, ...] = (
 ALL = "ALL"
 
 
-def all_capabilities(cap_last: int) -> list[str]:
-    """Every capability this kernel has (a newer kernel's extra ones have no name here)."""
-    return list(CAPABILITY_NAMES[: cap_last + 1])
+def all_capabilities(cap_last: int, bounding: int = -1) -> list[str]:
+    """Every capability this kernel has (a newer kernel's extra ones have no name here)
+    that is in the `bounding` mask (the daemon's own bounding set)."""
+    return [name for number, name in enumerate(CAPABILITY_NAMES[: cap_last + 1])
+            if bounding & (1 << number)]
 
 
 def normalize(names: Iterable[str] | None) -> list[str]:
@@ -55,12 +57,14 @@ def normalize(names: Iterable[str] | None) -> list[str]:
 
 
 def effective_capabilities(*, cap_add: Iterable[str] | None, cap_drop: Iterable[str] | None,
-                           privileged: bool, cap_last: int,
+                           privileged: bool, cap_last: int, bounding: int = -1,
                            basics: Iterable[str] = DEFAULT_CAPABILITIES) -> list[str]:
     """The container's capability list: all of them when privileged; with `ALL` in
     CapAdd, all but CapDrop; with `ALL` in CapDrop, only CapAdd; otherwise the defaults
-    minus CapDrop plus CapAdd. Caps the kernel lacks are left out."""
-    everything = all_capabilities(cap_last)
+    minus CapDrop plus CapAdd. Caps the kernel lacks are left out; "all" means all that
+    the daemon itself holds (`bounding`), while a cap named explicitly is kept, so that
+    the runtime reports it cannot be granted rather than it silently missing."""
+    everything = all_capabilities(cap_last, bounding)
     if privileged:
         return everything
     adds, drops = normalize(cap_add), normalize(cap_drop)
@@ -71,5 +75,5 @@ def effective_capabilities(*, cap_add: Iterable[str] | None, cap_drop: Iterable[
     else:
         caps = [c for c in basics if c not in drops]
         caps += [c for c in adds if c not in caps]
-    known = set(everything)
+    known = set(CAPABILITY_NAMES[: cap_last + 1])
     return [c for c in caps if c in known]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Facts about the host that shape a runtime spec: CPU architecture (as seccomp and Go
 name it), kernel version, the daemon's own open-file hard limit, the highest capability
-the kernel knows, and which cgroup features exist.
+the kernel knows and the daemon may hand out, and which cgroup features exist.
 
 They are read once per process (`HostInfo.probe()` is cached); tests build a `HostInfo`
 by hand to pin them.
@@ -45,6 +45,9 @@ class HostInfo:
     cap_last: int  # /proc/sys/kernel/cap_last_cap
     cgroup2: bool
     swap_accounting: bool
+    # The daemon's own capability bounding set as a bit mask (-1: everything). A
+    # container cannot get a capability the daemon lacks, so "all" means these.
+    cap_bounding: int = -1
 
     @staticmethod
     @functools.cache
@@ -63,7 +66,7 @@ class HostInfo:
         return HostInfo(seccomp_arch=seccomp_arch, go_arch=go_arch,
                         kernel=parse_kernel_version(platform.release()),
                         nofile_hard=hard, cap_last=_cap_last(), cgroup2=cgroup2,
-                        swap_accounting=swap)
+                        swap_accounting=swap, cap_bounding=_cap_bounding())
 
 
 def parse_kernel_version(text: str) -> tuple[int, int, int]:
@@ -80,6 +83,17 @@ def _cap_last() -> int:
             return int(f.read())
     except (OSError, ValueError):
         return 40  # CAP_CHECKPOINT_RESTORE, the last one in Linux 5.9+
+
+
+def _cap_bounding() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
 
 
 def _any_swap_max(root: str) -> bool:

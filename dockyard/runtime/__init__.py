@@ -1,2 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A thin wrapper around conmon + runc: create, start, kill, delete, attach sockets, exit files, container logs. Holds no state logic."""
+"""A thin wrapper around conmon + runc: create, start, kill, delete, attach sockets, exit files, container logs. Holds no state logic.
+
+`Runtime` (runtime.py) drives the processes, `AttachConnection` (attach.py) speaks conmon's
+attach socket, `read_log` (logs.py) reads conmon's log files.
+"""
+
+from dockyard.runtime.attach import STDERR, STDIN, STDOUT, AttachConnection
+from dockyard.runtime.failures import NoSuchContainer, RuntimeFailure
+from dockyard.runtime.logs import LogRecord, read_log
+from dockyard.runtime.runtime import ExecSession, ExitStatus, Runtime
+
+__all__ = [
+    "STDERR", "STDIN", "STDOUT", "AttachConnection", "ExecSession", "ExitStatus",
+    "LogRecord", "NoSuchContainer", "Runtime", "RuntimeFailure", "read_log",
+]

@@ -98,8 +98,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_response({"message": f"method {request.method} not allowed for {request.path}"}, 405)
     except web.HTTPException:
         raise
-    except (asyncio.CancelledError, ConnectionResetError):
+    except asyncio.CancelledError:
         raise
+    except ConnectionResetError:
+        # The client went away mid-stream (e.g. a killed `logs -f`): nothing to answer.
+        log.debug("%s %s: client disconnected", request.method, request.path)
+        return web.Response(status=499)
     except Exception as e:  # our bug: log it fully, answer with one line
         log.exception("%s %s failed", request.method, request.path)
         return json_response({"message": f"internal error: {type(e).__name__}: {e}"}, 500)

@@ -2,11 +2,12 @@
 """Hijacked connections: Docker's `Upgrade: tcp` turn of an HTTP request into a raw,
 bidirectional byte stream (attach, exec start).
 
-aiohttp parses `Upgrade: tcp` as an upgrade and then buffers the connection's further bytes
-until a parser is installed on the protocol (the mechanism its WebSocket support uses). We
-install `_RawStream`, which hands the client's bytes to a queue, and keep the transport open
-when the client half-closes its side (the docker CLI does that when its stdin ends while it
-still wants the container's output).
+After the `101 UPGRADED` headers go out, the connection's transport is handed to a
+protocol of our own: aiohttp's would close the connection when the client half-closes,
+but the docker CLI half-closes when its stdin ends and still wants the container's
+output. Bytes the client sent before the takeover (aiohttp keeps them as the upgraded
+request's tail) are delivered first. A client that did not ask to upgrade gets a 200
+streaming response, with its request body as stdin.
 """
 
 from __future__ import annotations
@@ -20,40 +21,39 @@ MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 
 
 class HijackedStream:
-    """The client side of a hijacked connection: `read()` gives bytes the client sent
+    """The client side of a hijacked connection: `read()` gives the bytes the client sent
     (b"" once it closed its writing side), `write()` sends to it."""
 
     def __init__(self, request: web.Request, response: web.StreamResponse, upgraded: bool):
-        self._request = request
         self._response = response
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self.upgraded = upgraded
+        self._protocol: _RawProtocol | None = None
         if upgraded:
-            protocol = request.protocol
-            protocol.set_parser(_RawStream(self._queue))  # type: ignore[arg-type]
-
-            def eof_received() -> bool:
-                self._queue.put_nowait(b"")
-                return True  # keep our writing side open
-
-            protocol.eof_received = eof_received  # type: ignore[method-assign]
+            transport = request.transport
+            assert transport is not None
+            tail = getattr(request.protocol, "_message_tail", b"")
+            self._protocol = _RawProtocol(transport, self._queue)
+            transport.set_protocol(self._protocol)
+            if tail:
+                self._queue.put_nowait(bytes(tail))
         else:
-            asyncio.get_running_loop().create_task(self._pump_body())
+            self._body_task = asyncio.get_running_loop().create_task(self._pump_body(request))
 
     async def read(self) -> bytes:
         return await self._queue.get()
 
     async def write(self, data: bytes) -> None:
-        await self._response.write(data)
+        if self._protocol is None:
+            await self._response.write(data)
+        else:
+            await self._protocol.write(data)
 
     def closed(self) -> bool:
-        transport = self._request.transport
-        return transport is None or transport.is_closing()
+        return self._protocol is not None and self._protocol.lost
 
-    async def _pump_body(self) -> None:
-        # Without an upgrade, stdin is whatever request body the client sent.
+    async def _pump_body(self, request: web.Request) -> None:
         try:
-            async for chunk in self._request.content.iter_any():
+            async for chunk in request.content.iter_any():
                 self._queue.put_nowait(chunk)
         finally:
             self._queue.put_nowait(b"")
@@ -71,20 +71,38 @@ async def hijack(request: web.Request, content_type: str) -> tuple[web.StreamRes
         response = web.StreamResponse(status=200)
     response.headers["Content-Type"] = content_type
     response.force_close()
-    await response.prepare(request)
+    await response.prepare(request)  # a StreamResponse sends its headers right away
     return response, HijackedStream(request, response, upgraded)
 
 
-class _RawStream:
-    """A payload parser in aiohttp's sense: takes every byte after the upgrade."""
-
-    def __init__(self, queue: asyncio.Queue[bytes]):
+class _RawProtocol(asyncio.Protocol):
+    def __init__(self, transport: asyncio.BaseTransport, queue: asyncio.Queue[bytes]):
+        self._transport = transport
         self._queue = queue
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self.lost = False
 
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        if data:
-            self._queue.put_nowait(bytes(data))
-        return False, b""
+    def data_received(self, data: bytes) -> None:
+        self._queue.put_nowait(data)
 
-    def feed_eof(self) -> None:
+    def eof_received(self) -> bool:
         self._queue.put_nowait(b"")
+        return True  # keep our writing side open
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._can_write.set()
+        self._queue.put_nowait(b"")
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    async def write(self, data: bytes) -> None:
+        if self.lost:
+            raise ConnectionResetError("client went away")
+        self._transport.write(data)  # type: ignore[attr-defined]
+        await self._can_write.wait()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from dockyard import runtime
 from dockyard.errors import InvalidParameter
 from dockyard.server import stdcopy
 from dockyard.server.hijack import MULTIPLEXED_STREAM, RAW_STREAM, HijackedStream, hijack
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
+# conmon's stream numbers on its attach socket → stdcopy's.
+_ATTACH_STREAMS = {runtime.STDOUT: stdcopy.STDOUT, runtime.STDERR: stdcopy.STDERR}
 
 
 def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
@@ -100,7 +103,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         record = containers.get(request.match_info["id"])
         config = record["Config"]
         tty = bool(config.get("Tty"))
-        want = {1: boolean(request, "stdout"), 2: boolean(request, "stderr")}
+        want = {stdcopy.STDOUT: boolean(request, "stdout"), stdcopy.STDERR: boolean(request, "stderr")}
         use_stdin = boolean(request, "stdin") and bool(config.get("OpenStdin"))
         detach_keys = _detach_keys(request.query.get("detachKeys"))
         response, client = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
@@ -116,7 +119,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         pump = asyncio.create_task(_pump_stdin(client, connection, detach_keys if tty else None,
                                                bool(config.get("StdinOnce")), detached)) if use_stdin else None
         try:
-            async for number, data in _output(connection, detached):
+            async for conmon_number, data in _output(connection, detached):
+                number = _ATTACH_STREAMS.get(conmon_number, stdcopy.STDOUT)
                 if want.get(number) and not client.closed():
                     await client.write(data if tty else stdcopy.frame(number, data))
         except (ConnectionResetError, OSError):

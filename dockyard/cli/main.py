@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The `dockyard` command: global options, then one of Docker's verbs.
+
+Startup cost matters (`dockyard ps` is typed all day), so this module imports only the
+flag parser and the error types; each command's module, and with it http.client, is
+imported when that command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dockyard.cli.command import Cli, StatusError
+from dockyard.cli.parser import PROG, HelpRequested, UsageError
+from dockyard.client.errors import APIError, ClientError, DaemonUnavailable
+
+# name → (module, function, summary). The function takes (cli, argv, path).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("dockyard.cli.run", "cmd_run", "Create and run a new container from an image"),
+    "create": ("dockyard.cli.run", "cmd_create", "Create a new container"),
+    "ps": ("dockyard.cli.containers", "cmd_ps", "List containers"),
+    "start": ("dockyard.cli.containers", "cmd_start", "Start one or more stopped containers"),
+    "stop": ("dockyard.cli.containers", "cmd_stop", "Stop one or more running containers"),
+    "restart": ("dockyard.cli.containers", "cmd_restart", "Restart one or more containers"),
+    "kill": ("dockyard.cli.containers", "cmd_kill", "Kill one or more running containers"),
+    "rm": ("dockyard.cli.containers", "cmd_rm", "Remove one or more containers"),
+    "logs": ("dockyard.cli.containers", "cmd_logs", "Fetch the logs of a container"),
+    "wait": (
+        "dockyard.cli.containers",
+        "cmd_wait",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
+    "inspect": (
+        "dockyard.cli.inspect",
+        "cmd_inspect",
+        "Return low-level information on Docker objects",
+    ),
+    "images": ("dockyard.cli.images", "cmd_images", "List images"),
+    "pull": ("dockyard.cli.images", "cmd_pull", "Download an image from a registry"),
+    "rmi": ("dockyard.cli.images", "cmd_rmi", "Remove one or more images"),
+    "tag": (
+        "dockyard.cli.images",
+        "cmd_tag",
+        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    ),
+    "import": (
+        "dockyard.cli.images",
+        "cmd_import",
+        "Import the contents from a tarball to create a filesystem image",
+    ),
+    "save": (
+        "dockyard.cli.images",
+        "cmd_save",
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    ),
+    "load": ("dockyard.cli.images", "cmd_load", "Load an image from a tar archive or STDIN"),
+    "version": ("dockyard.cli.system", "cmd_version", "Show the dockyard version information"),
+    "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
+}
+
+# `dockyard container X` / `dockyard image X` → the top-level command of the same meaning.
+GROUPS: dict[str, tuple[str, dict[str, str]]] = {
+    "container": (
+        "Manage containers",
+        {
+            "ls": "ps",
+            "list": "ps",
+            "ps": "ps",
+            "run": "run",
+            "create": "create",
+            "start": "start",
+            "stop": "stop",
+            "restart": "restart",
+            "kill": "kill",
+            "rm": "rm",
+            "remove": "rm",
+            "logs": "logs",
+            "wait": "wait",
+            "inspect": "container inspect",
+        },
+    ),
+    "image": (
+        "Manage images",
+        {
+            "ls": "images",
+            "list": "images",
+            "inspect": "image inspect",
+            "rm": "rmi",
+            "remove": "rmi",
+            "tag": "tag",
+            "import": "import",
+            "save": "save",
+            "load": "load",
+            "pull": "pull",
+        },
+    ),
+}
+
+# Typed-specific inspect commands share the inspect module.
+_SPECIAL = {
+    "container inspect": ("dockyard.cli.inspect", "cmd_container_inspect"),
+    "image inspect": ("dockyard.cli.inspect", "cmd_image_inspect"),
+}
+
+COMMON = ["run", "ps", "pull", "images", "version", "info"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dockyard` script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _main(args)
+    except KeyboardInterrupt:
+        status = 130
+    except BrokenPipeError:
+        # `dockyard ps | head`: the reader went away; say nothing, as Docker does.
+        _silence_stdout()
+        status = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return status
+
+
+def _main(args: list[str]) -> int:
+    host: str | None = None
+    debug = False
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        arg = args[i]
+        i += 1
+        name, eq, inline = arg.partition("=")
+        if name in ("-H", "--host"):
+            if eq:
+                host = inline
+            elif i < len(args):
+                host = args[i]
+                i += 1
+            else:
+                return _usage_failure("flag needs an argument: 'H' in -H")
+        elif arg.startswith("-H") and len(arg) > 2:
+            host = arg[2:]
+        elif arg in ("-D", "--debug"):
+            debug = True
+        elif arg in ("-v", "--version"):
+            from dockyard.cli.system import version_line
+
+            print(version_line())
+            return 0
+        elif arg in ("-h", "--help"):
+            sys.stdout.write(help_text())
+            return 0
+        elif name in ("-l", "--log-level", "--config", "-c", "--context"):
+            # Accepted for compatibility with scripts written for docker; they do not apply.
+            if not eq:
+                i += 1
+        elif arg == "--":
+            break
+        elif arg.startswith("--"):
+            return _usage_failure(f"unknown flag: {name}")
+        else:
+            return _usage_failure(f"unknown shorthand flag: '{arg[1]}' in {arg}")
+    rest = args[i:]
+    if not rest:
+        sys.stdout.write(help_text())
+        return 0
+    cli = Cli(host=host, debug=debug)
+    return dispatch(cli, rest)
+
+
+def dispatch(cli: Cli, args: list[str]) -> int:
+    """Run the command named by `args[0]` (and `args[1]` for `container`/`image`)."""
+    word, rest = args[0], args[1:]
+    if word == "daemon":
+        # The daemon is a separate program; `dockyard daemon` is a convenience alias.
+        daemon_main = importlib.import_module("dockyard.daemon.main").main
+        result = daemon_main(rest)
+        return int(result or 0)
+    if word in GROUPS:
+        summary, subcommands = GROUPS[word]
+        if not rest or rest[0] in ("-h", "--help"):
+            cli.stdout.write(_group_help(word, summary, subcommands))
+            return 0
+        target = subcommands.get(rest[0])
+        if target is None:
+            cli.err(f"{PROG}: unknown command: {PROG} {word} {rest[0]}\n")
+            cli.err(f"Run '{PROG} {word} --help' for more information")
+            return 1
+        return _run(cli, target, rest[1:], f"{word} {rest[0]}")
+    if word not in COMMANDS:
+        cli.err(f"{PROG}: unknown command: {PROG} {word}\n")
+        cli.err(f"Run '{PROG} --help' for more information")
+        return 1
+    return _run(cli, word, rest, word)
+
+
+def _run(cli: Cli, name: str, argv: list[str], path: str) -> int:
+    if name in _SPECIAL:
+        module_name, function = _SPECIAL[name]
+    else:
+        module_name, function, _ = COMMANDS[name]
+    handler = getattr(importlib.import_module(module_name), function)
+    try:
+        return int(handler(cli, argv, path) or 0)
+    except HelpRequested as help_:
+        cli.stdout.write("\n" + str(help_) + "\n")
+        return 0
+    except UsageError as exc:
+        cli.err(str(exc))
+        return exc.status
+    except StatusError as exc:
+        if exc.message:
+            cli.err(exc.message)
+        return exc.status
+    except APIError as exc:
+        cli.err(str(exc))
+        return 1
+    except DaemonUnavailable as exc:
+        cli.err(str(exc))
+        if cli.debug and exc.detail:
+            cli.err(exc.detail)
+        return 1
+    except ClientError as exc:
+        cli.err(str(exc))
+        return 1
+
+
+def help_text() -> str:
+    width = 12
+    lines = [
+        f"Usage:  {PROG} [OPTIONS] COMMAND",
+        "",
+        "A self-sufficient runtime for containers",
+        "",
+        "Common Commands:",
+    ]
+    lines += [f"  {name.ljust(width)}{COMMANDS[name][2]}" for name in COMMON]
+    lines += ["", "Management Commands:"]
+    lines += [f"  {name.ljust(width)}{summary}" for name, (summary, _) in GROUPS.items()]
+    lines += ["", "Commands:"]
+    lines += [
+        f"  {name.ljust(width)}{summary}"
+        for name, (_, _, summary) in sorted(COMMANDS.items())
+        if name not in COMMON
+    ]
+    lines += [f"  {'daemon'.ljust(width)}Run the dockyard daemon"]
+    lines += [
+        "",
+        "Global Options:",
+        "  -D, --debug              Enable debug mode",
+        "  -H, --host string        Daemon socket to connect to",
+        "  -v, --version            Print version information and quit",
+        "",
+        f"Run '{PROG} COMMAND --help' for more information on a command.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _group_help(word: str, summary: str, subcommands: dict[str, str]) -> str:
+    lines = [f"Usage:  {PROG} {word} COMMAND", "", summary, "", "Commands:"]
+    seen: set[str] = set()
+    for sub, target in subcommands.items():
+        if target in seen:
+            continue
+        seen.add(target)
+        entry = _SPECIAL.get(target)
+        text = (
+            COMMANDS[target][2]
+            if entry is None
+            else f"Display detailed information on one or more {word}s"
+        )
+        lines.append(f"  {sub.ljust(10)}{text}")
+    lines += ["", f"Run '{PROG} {word} COMMAND --help' for more information on a command."]
+    return "\n".join(lines) + "\n"
+
+
+def _usage_failure(message: str) -> int:
+    sys.stderr.write(
+        f"{message}\n\nUsage:  {PROG} [OPTIONS] COMMAND [ARG...]\n\n"
+        f"Run '{PROG} --help' for more information\n"
+    )
+    return 125
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
