@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_SOCKET = "unix:///run/dockyard.sock"
+from dockyard import DEFAULT_SOCKET
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from dockyard.config import DEFAULT_SOCKET
+from dockyard import DEFAULT_SOCKET
 
 DEFAULT_TCP_PORT = 2375
 

@@ -236,7 +236,10 @@ class ImageService:
         parents = {r.parent for r in records if r.parent}
         summaries = []
         for record in records:
-            config = self.config_of(record.id)
+            try:
+                config = self.config_of(record.id)
+            except NotFound:
+                continue  # deleted since the listing began
             created_ns = parse_rfc3339(config.get("created")) or 0
             if not _within(created_ns, bounds):
                 continue
@@ -322,7 +325,7 @@ class ImageService:
                 refs = self.db.refs_for_image(image_id)
                 if "@" not in removed:
                     # The last tag of a repository takes that repository's digests with it.
-                    name = removed.rsplit(":", 1)[0]
+                    name = _ref_name(removed)
                     if not any("@" not in r and _ref_name(r) == name for r in refs):
                         for r in refs:
                             if "@" in r and _ref_name(r) == name:
@@ -616,7 +619,10 @@ class ImageService:
         record = self.db.get_image(image_id)
         if record is None:
             return None
-        config = self.config_of(image_id)
+        try:
+            config = self.config_of(image_id)
+        except NotFound:
+            return None  # deleted between the two reads
         return Image(
             id=record.id,
             config=config,

@@ -3,7 +3,7 @@
 
 Every route is served both bare (`/containers/json`) and under a version prefix
 (`/v1.45/containers/json`), as Docker does. The version is checked here and kept on the
-request (`request["api_version"]`); the daemon below never sees versions. Typed errors map
+request (`request[API_VERSION_KEY]`); the daemon below never sees versions. Typed errors map
 to status codes in one place, `_errors`.
 """
 
@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +30,8 @@ log = logging.getLogger("dockyard.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERSION_PREFIX = "/{api_version:v[0-9]+\\.[0-9]+}"
+# The API version a request asked for (handlers adapt old shapes with it).
+API_VERSION_KEY: Any = web.RequestKey("api_version", str) if hasattr(web, "RequestKey") else "api_version"
 
 
 def make_app(daemon: Daemon) -> web.Application:
@@ -77,7 +79,7 @@ async def _versions(request: web.Request, handler: Handler) -> web.StreamRespons
             return json_response({"message": f"client version {version} is too new. Maximum supported API version is {API_VERSION}"}, 400)
         if version_tuple(version) < version_tuple(MIN_API_VERSION):
             return json_response({"message": f"client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"}, 400)
-    request["api_version"] = version
+    request[API_VERSION_KEY] = version
     response = await handler(request)
     if not response.prepared:
         response.headers.setdefault("Api-Version", API_VERSION)

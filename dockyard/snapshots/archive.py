@@ -86,10 +86,6 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     return joined  # type: ignore[return-value]
 
 
-def is_compressed(head: bytes) -> bool:
-    return head.startswith((_GZIP_MAGIC, _BZIP2_MAGIC, _XZ_MAGIC, _ZSTD_MAGIC))
-
-
 class HashingReader:
     """Reads a stream and hashes every byte exactly once, itself or through a sink."""
 
@@ -157,11 +153,6 @@ def iter_tar(stream: HashingReader | BinaryIO) -> Iterator[tuple[tarfile.TarInfo
     tf = _open_stream(stream)
     for member in _iterate(tf):
         yield member, tf
-
-
-def clean_name(name: str) -> str:
-    """A tar member name relative to the root ('' for the root); refuses escapes."""
-    return _clean_name(name)
 
 
 class _Unpacker:
@@ -269,6 +260,8 @@ class _Unpacker:
             target = self._abs(target_rel)
             if not target_rel or not os.path.lexists(target):
                 raise InvalidParameter(f"invalid layer: hard link {member.name!r} to missing {member.linkname!r}")
+            if stat.S_ISDIR(os.lstat(target).st_mode):
+                raise InvalidParameter(f"invalid layer: hard link {member.name!r} to a directory")
             os.link(target, path, follow_symlinks=False)
             return  # same inode as its target: its metadata is already set
         elif member.issym():

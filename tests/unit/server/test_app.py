@@ -18,12 +18,17 @@ class _FakeContainers:
     def get(self, ref):
         raise NotFound(f"No such container: {ref}")
 
+    def inspect(self, ref, size=False):
+        return self.get(ref)
+
     async def start(self, ref):
         raise Conflict("cannot start a paused container, try unpause instead")
 
 
 class _FakeDaemon:
     containers = _FakeContainers()
+    images = None  # the image routes are not exercised here
+    events = None
 
     def version(self):
         return {"ApiVersion": "1.45"}

@@ -163,8 +163,10 @@ def test_missing_parents_are_created(store):
         [("link", "symlink", {"target": "."}), ("link/x", "file", {"data": b"x"})],
         [("h", "hardlink", {"target": "../../outside"})],
         [("h", "hardlink", {"target": "missing"})],
+        [("d", "dir", {}), ("h", "hardlink", {"target": "d"})],
     ],
-    ids=["dotdot", "nested-dotdot", "absolute", "symlink-parent", "symlink-to-self", "hardlink-escape", "hardlink-missing"],
+    ids=["dotdot", "nested-dotdot", "absolute", "symlink-parent", "symlink-to-self", "hardlink-escape",
+         "hardlink-missing", "hardlink-to-dir"],
 )
 @needs_root
 def test_escapes_are_refused_and_leave_nothing(store, tmp_path, entries):
