@@ -8,7 +8,7 @@ Standard library only: both the daemon and the CLI use it.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -18,7 +18,7 @@ def rfc3339(ns: int | None = None) -> str:
     if ns is None:
         ns = time.time_ns()
     seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{frac:09d}Z"
 
 

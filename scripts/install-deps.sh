@@ -31,8 +31,15 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 stamp=".venv/.installed$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e ".$extras"
+  # compat mode: a plain path entry, not an import hook that every CLI start would pay for
+  .venv/bin/pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e ".$extras"
   touch "$stamp"
+fi
+# Bytecode for the CLI's own modules, so each command starts without compiling them
+# (honoured even where PYTHONDONTWRITEBYTECODE keeps Python from writing it itself).
+if [ -n "$(find dockyard -name '*.py' -newer .venv/.compiled 2>/dev/null | head -1)" ] || [ ! -f .venv/.compiled ]; then
+  .venv/bin/python -m compileall -q dockyard >/dev/null
+  touch .venv/.compiled
 fi
 for cmd in dockyard dockyardd; do
   ln -sf "$PWD/.venv/bin/$cmd" "/usr/local/bin/$cmd"

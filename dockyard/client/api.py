@@ -12,7 +12,6 @@ client speaks `API_VERSION` or the daemon's version if that is lower.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections.abc import Iterable, Iterator
@@ -29,6 +28,7 @@ from dockyard.client.transport import (
     hijack,
     open_connection,
 )
+from dockyard.client.wire import Response
 
 Body = bytes | IO[bytes] | Iterable[bytes] | None
 Filters = dict[str, list[str]]
@@ -318,7 +318,7 @@ class APIClient:
         *,
         data: Body = None,
         headers: dict[str, str] | None = None,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """Send one request on a new connection; error statuses raise APIError.
 
         The caller owns the returned response (and through it the connection).
@@ -337,7 +337,7 @@ class APIClient:
             raise DaemonUnavailable(self.base_url, str(exc)) from None
         except OSError as exc:
             conn.close()
-            if isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError):
+            if isinstance(exc, ConnectionResetError):
                 raise DaemonUnavailable(self.base_url, str(exc)) from None
             raise
         if resp.status >= 400:
@@ -408,7 +408,7 @@ class PendingWait:
             self._done.set()
 
 
-def iter_chunks(resp: http.client.HTTPResponse) -> Iterator[bytes]:
+def iter_chunks(resp: Response) -> Iterator[bytes]:
     """The body as it arrives (chunked bodies are de-chunked); closes the response at the end."""
     try:
         while True:
@@ -450,7 +450,7 @@ def iter_json(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         raise APIError(500, f"truncated JSON stream from daemon: {text[:80]!r}")
 
 
-def _read_all(resp: http.client.HTTPResponse) -> bytes:
+def _read_all(resp: Response) -> bytes:
     try:
         return resp.read()
     finally:

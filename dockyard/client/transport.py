@@ -1,27 +1,24 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Connections to the daemon: http.client over a unix socket or TCP, and hijacked sockets.
+"""Connections to the daemon over a unix socket or TCP, and hijacked sockets.
 
-Ordinary requests go through `http.client`, which already handles chunked bodies and
-keep-alive. Attach needs the raw socket left behind by an HTTP `101 Switching Protocols`
-answer, which http.client cannot hand over without losing buffered bytes, so `hijack`
-writes the request and reads the status and headers itself.
+Ordinary requests go through `wire.Connection`. Attach needs the raw socket left behind by
+an HTTP `101 Switching Protocols` answer with no buffered bytes lost, so `hijack` writes
+the request and reads the status and headers itself.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 
 from dockyard.client.errors import APIError
 from dockyard.client.hosts import Host
+from dockyard.client.wire import Connection
 
 
-def open_connection(host: Host, timeout: float | None = None) -> http.client.HTTPConnection:
-    """An unconnected HTTPConnection to `host` (it connects on the first request)."""
-    if host.scheme == "unix":
-        return UnixHTTPConnection(host.path, timeout=timeout)
-    return http.client.HTTPConnection(host.hostname, host.port, timeout=timeout)
+def open_connection(host: Host, timeout: float | None = None) -> Connection:
+    """An unconnected connection to `host` (it connects on the first request)."""
+    return Connection(lambda: connect_socket(host, timeout))
 
 
 def connect_socket(host: Host, timeout: float | None = None) -> socket.socket:
@@ -38,24 +35,6 @@ def connect_socket(host: Host, timeout: float | None = None) -> socket.socket:
     sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP/1.1 over a unix socket; the Host header says "docker" as Docker's clients do."""
-
-    def __init__(self, path: str, timeout: float | None = None):
-        super().__init__("docker", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 class HijackedSocket:

@@ -95,10 +95,10 @@ class ContainerService:
 
     async def shutdown(self) -> None:
         """Stop watching; containers keep running under their monitors."""
-        for live in self._live.values():
-            if live.monitor:
-                live.monitor.cancel()
-        await asyncio.gather(*(l.monitor for l in self._live.values() if l.monitor), return_exceptions=True)
+        monitors = [live.monitor for live in self._live.values() if live.monitor]
+        for monitor in monitors:
+            monitor.cancel()
+        await asyncio.gather(*monitors, return_exceptions=True)
 
     # ── lookups ───────────────────────────────────────────────────────────────────────
 
@@ -135,9 +135,10 @@ class ContainerService:
             records = records[:limit]
         return [self._summary(r, size) for r in records]
 
-    def in_use(self, image_id: str) -> list[str]:
-        """IDs of containers made from `image_id`."""
-        return [cid for cid, r in self._records.items() if r["Image"] == image_id]
+    def in_use(self, image_id: str) -> list[dict[str, Any]]:
+        """Records of the containers made from `image_id` (the image service reads their
+        State to refuse removing an image a running container uses)."""
+        return [r for r in self._records.values() if r["Image"] == image_id]
 
     # ── verbs ─────────────────────────────────────────────────────────────────────────
 

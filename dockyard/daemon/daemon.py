@@ -39,6 +39,8 @@ class Daemon:
         self.id = self._daemon_id()
 
     async def start(self) -> None:
+        # Half-made layers and temp files of a daemon that died mid-write go first.
+        await asyncio.to_thread(self.images.reconcile)
         await self.containers.restore()
 
     async def shutdown(self) -> None:
