@@ -48,20 +48,20 @@ def parse_rfc3339(text: str) -> float:
 
 
 def human_duration(seconds: float) -> str:
-    """Docker's go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
+    """go-units' HumanDuration: "Less than a second", "About a minute", "3 weeks"."""
+    secs = int(seconds)
+    if secs < 1:
         return "Less than a second"
-    if s == 1:
+    if secs == 1:
         return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = int(seconds / 60)
     if minutes == 1:
         return "About a minute"
     if minutes < 60:
         return f"{minutes} minutes"
-    hours = round(s / 3600)
+    hours = int(seconds / 3600 + 0.5)
     if hours == 1:
         return "About an hour"
     if hours < 48:
@@ -72,14 +72,18 @@ def human_duration(seconds: float) -> str:
         return f"{hours // 24 // 7} weeks"
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
+    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
-def human_size(size: float) -> str:
-    """Docker's go-units HumanSize: decimal units, 3 significant digits ("4.26MB")."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
+_SIZE_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units' HumanSizeWithPrecision: decimal units, `precision` significant digits
+    (Docker's tables use 3: "4.26MB")."""
+    value = float(size)
+    unit = 0
+    while value >= 1000 and unit < len(_SIZE_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    return f"{value:.{precision}g}{_SIZE_UNITS[unit]}"

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import cleanup_roots, start_daemon, stop_daemon
+from tests.support.daemon import running_daemon
 
 
 def pytest_collection_modifyitems(config, items):
@@ -23,26 +21,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def daemon():
     """A daemon shared by the integration tests of one session."""
-    if os.geteuid() != 0 or not shutil.which("runc"):
-        pytest.skip("needs root, runc and conmon")
-    base = Path(tempfile.mkdtemp(prefix="dockyard-it-", dir="/var/tmp"))
-    handle = start_daemon(base)
-    try:
+    with running_daemon() as handle:
         yield handle
-    finally:
-        stop_daemon(handle)
-        cleanup_roots(handle, base)
 
 
 @pytest.fixture
 def fresh_daemon():
     """A daemon of a test's own, for tests that stop or kill it."""
-    if os.geteuid() != 0 or not shutil.which("runc"):
-        pytest.skip("needs root, runc and conmon")
-    base = Path(tempfile.mkdtemp(prefix="dockyard-it-", dir="/var/tmp"))
-    handle = start_daemon(base)
-    try:
+    with running_daemon() as handle:
         yield handle
-    finally:
-        stop_daemon(handle)
-        cleanup_roots(handle, base)

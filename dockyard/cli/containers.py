@@ -168,7 +168,7 @@ class ContainerRow:
 
     @property
     def Size(self) -> str:  # noqa: N802
-        from dockyard.cli.formatting import human_size
+        from dockyard.units import human_size
 
         rw = human_size(self.c.get("SizeRw") or 0)
         root = self.c.get("SizeRootFs") or 0

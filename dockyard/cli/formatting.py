@@ -14,52 +14,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.units import human_duration
+
 ELLIPSIS = "\u2026"
-_SIZE_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration: "Less than a second", "About a minute", "3 weeks"."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def since(timestamp: float, now: float | None = None) -> str:
     """ "5 minutes ago" for a unix timestamp, as in the CREATED columns."""
     current = time.time() if now is None else now
     return human_duration(current - timestamp) + " ago"
-
-
-def human_size(size: float, precision: int = 3) -> str:
-    """go-units' HumanSizeWithPrecision: decimal units, `precision` significant digits."""
-    value = float(size)
-    unit = 0
-    while value >= 1000 and unit < len(_SIZE_UNITS) - 1:
-        value /= 1000
-        unit += 1
-    return f"{value:.{precision}g}{_SIZE_UNITS[unit]}"
 
 
 def ellipsis(text: str, width: int) -> str:

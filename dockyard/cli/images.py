@@ -167,26 +167,26 @@ class ImageRow:
 
     @property
     def Size(self) -> str:  # noqa: N802
-        from dockyard.cli.formatting import human_size
+        from dockyard.units import human_size
 
         return human_size(self.image.get("Size") or 0)
 
     @property
     def VirtualSize(self) -> str:  # noqa: N802
-        from dockyard.cli.formatting import human_size
+        from dockyard.units import human_size
 
         return human_size(self.image.get("VirtualSize", self.image.get("Size")) or 0, 4)
 
     @property
     def SharedSize(self) -> str:  # noqa: N802
-        from dockyard.cli.formatting import human_size
+        from dockyard.units import human_size
 
         shared = self.image.get("SharedSize", -1)
         return "N/A" if shared is None or shared < 0 else human_size(shared, 4)
 
     @property
     def UniqueSize(self) -> str:  # noqa: N802
-        from dockyard.cli.formatting import human_size
+        from dockyard.units import human_size
 
         shared = self.image.get("SharedSize", -1)
         if shared is None or shared < 0:

@@ -5,6 +5,7 @@ down even when tests fail, plus helpers to run the `dockyard` CLI (and the offic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,3 +149,17 @@ def cleanup_roots(handle: DaemonHandle, base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
+
+
+@contextlib.contextmanager
+def running_daemon() -> Iterator[DaemonHandle]:
+    """A daemon on fresh temporary roots; everything it made is gone afterwards."""
+    if os.geteuid() != 0 or not shutil.which("runc"):
+        pytest.skip("needs root, runc and conmon")
+    base = Path(tempfile.mkdtemp(prefix="dockyard-it-", dir="/var/tmp"))
+    handle = start_daemon(base)
+    try:
+        yield handle
+    finally:
+        stop_daemon(handle)
+        cleanup_roots(handle, base)

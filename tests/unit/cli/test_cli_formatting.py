@@ -13,8 +13,6 @@ from dockyard.cli.containers import PS_TABLE, PS_TITLES, ContainerRow
 from dockyard.cli.formatting import (
     display_ports,
     ellipsis,
-    human_duration,
-    human_size,
     parse_timestamp,
     short_id,
     since,
@@ -22,6 +20,7 @@ from dockyard.cli.formatting import (
 )
 from dockyard.cli.images import IMAGE_TITLES, IMAGES_DIGESTS_TABLE, IMAGES_TABLE, image_rows
 from dockyard.cli.listing import render_list
+from dockyard.units import human_duration, human_size
 
 NOW = 1_800_000_000
 
