@@ -11,8 +11,8 @@ missing=()
 for p in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The official docker CLI is enough for the compat tests; only install docker.io without one.
-if [ ${#missing[@]} -gt 0 ] && command -v docker >/dev/null; then
+# The differential tests need a real engine (dockerd); a docker CLI alone is not enough.
+if [ ${#missing[@]} -gt 0 ] && command -v dockerd >/dev/null; then
   missing=("${missing[@]/docker.io}")
 fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))

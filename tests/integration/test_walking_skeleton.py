@@ -165,25 +165,32 @@ def test_bad_input_gets_clear_errors(daemon):
     assert daemon.api("GET", "/v1.24/_ping") == (200, "OK")
 
 
-def test_daemon_restart_keeps_containers_running(fresh_daemon):
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_daemon_restart_keeps_containers_running(fresh_daemon, how):
     d = fresh_daemon
     cid = d.cli("run", "-d", "busybox", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done").stdout.decode().strip()
-    stop_daemon(d, remove_containers=False)
-    pid = json.loads(subprocess.run(["runc", "--root", str(d.exec_root / "runc"), "state", cid],
-                                    capture_output=True, check=True).stdout)["pid"]
-    assert pid > 0  # still running with no daemon
-    # a new daemon on the same roots
+    short = d.cli("run", "-d", "busybox", "sh", "-c", "sleep 1; exit 3").stdout.decode().strip()
+    if how == "SIGKILL":
+        d.process.kill()
+        d.process.wait()
+    else:
+        stop_daemon(d, remove_containers=False)
+    state = json.loads(subprocess.run(["runc", "--root", str(d.exec_root / "runc"), "state", cid],
+                                      capture_output=True, check=True).stdout)
+    assert state["status"] == "running"  # still running with no daemon
+    time.sleep(1.5)  # `short` exits while no daemon watches
     import tests.support.daemon as c
-    proc = subprocess.Popen([str(c.BIN / "dockyardd"), "-H", d.host, "--data-root", str(d.data_root),
-                             "--exec-root", str(d.exec_root), "--log-file", str(d.log), "-D"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    d.process = proc
+    d.process = subprocess.Popen([str(c.BIN / "dockyardd"), "-H", d.host, "--data-root", str(d.data_root),
+                                  "--exec-root", str(d.exec_root), "--log-file", str(d.log), "-D"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(d)
-    assert "Up " in d.cli("ps").stdout.decode()
+    assert cid[:12] in d.cli("ps").stdout.decode()
+    assert d.cli("wait", short).stdout.strip() == b"3"
+    assert "Exited (3)" in d.cli("ps", "-a").stdout.decode()
     d.cli("stop", "-t", "5", cid)
     assert d.cli("wait", cid).stdout.strip() == b"7"
-    d.cli("rm", cid)
+    d.cli("rm", cid, short)
 
 
 def daemon_cli_path():
