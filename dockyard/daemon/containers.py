@@ -15,6 +15,7 @@ change, so a new daemon restores them and reattaches to containers still running
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard import snapshots
 from dockyard.daemon import etcfiles, names
 from dockyard.daemon.create import new_record
+from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.oci import build_spec
@@ -71,13 +73,16 @@ class ContainerService:
         self._events = events
         self._records: dict[str, dict[str, Any]] = {}
         self._live: dict[str, _Live] = {}
+        self.hooks = Hooks()
 
     # ── lifecycle of the service ──────────────────────────────────────────────────────
 
     async def restore(self) -> None:
         """Load every record; reattach to containers that kept running while no daemon
         was up, and record the exits of those that ended meanwhile."""
-        for record in await asyncio.to_thread(self._db.list_containers):
+        records = await asyncio.to_thread(self._db.list_containers)
+        await self.hooks.restore(records)
+        for record in records:
             cid = record["Id"]
             self._records[cid] = record
             live = self._live[cid] = _Live()
@@ -167,7 +172,9 @@ class ContainerService:
                             container_dir=str(self._config.containers_dir))
         cid = record["Id"]
         try:
-            await asyncio.to_thread(self._prepare_files, record)
+            await asyncio.to_thread(self._prepare_dirs, record)
+            await self.hooks.on_create(record)
+            await asyncio.to_thread(self._write_files, record)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, self._container_dir(cid), True)
             raise
@@ -254,7 +261,7 @@ class ContainerService:
             live.removed_waiters.append(future)
             await future
             return
-        await self._remove(cid)
+        await self._remove(cid, volumes)
 
     async def wait(self, ref: str, condition: str = "not-running") -> asyncio.Future[dict[str, Any]]:
         """A future that resolves to `{"StatusCode": n, "Error": None}` when `condition`
@@ -313,6 +320,32 @@ class ContainerService:
             if watcher:
                 watcher.cancel()
 
+    @contextlib.asynccontextmanager
+    async def rootfs(self, ref: str) -> AsyncIterator[tuple[dict[str, Any], Path]]:
+        """The container's merged root filesystem as the host sees it, with the container's
+        lock held: the live mount of a running container, or a temporary overlay mount of a
+        stopped one (unmounted afterwards). Mounts inside the container (volumes, binds)
+        are not part of it."""
+        record = self.get(ref)
+        cid = record["Id"]
+        live = self._live[cid]
+        async with live.lock:
+            if record["State"]["Running"]:
+                yield record, self._rootfs_dir(cid)
+                return
+            target = self._config.exec_root / "rootfs" / f"{cid}.view"
+            lowerdirs = await asyncio.to_thread(self._images.lowerdirs, record["Image"])
+            await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), target)
+            try:
+                yield record, target
+            finally:
+                await asyncio.to_thread(snapshots.unmount, target)
+                await asyncio.to_thread(shutil.rmtree, target, True)
+
+    def container_dir(self, cid: str) -> Path:
+        """Where the container's persistent files live (diff/ is its rw layer)."""
+        return self._container_dir(cid)
+
     # ── internals ─────────────────────────────────────────────────────────────────────
 
     async def _start_locked(self, record: dict[str, Any], live: _Live) -> None:
@@ -322,19 +355,20 @@ class ContainerService:
         lowerdirs = await asyncio.to_thread(self._images.lowerdirs, image_id)
         await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), rootfs)
         try:
+            options = await self.hooks.before_start(record)
             spec = await asyncio.to_thread(
                 build_spec, record, rootfs=str(rootfs), hostname_path=record["HostnamePath"],
-                hosts_path=record["HostsPath"], resolv_path=record["ResolvConfPath"])
+                hosts_path=record["HostsPath"], resolv_path=record["ResolvConfPath"], **options)
             config = record["Config"]
             pid = await self._runtime.create(cid, spec, tty=bool(config.get("Tty")),
                                        stdin=bool(config.get("OpenStdin")),
                                        stdin_once=bool(config.get("StdinOnce")),
                                        log_path=Path(record["LogPath"]))
-        except RuntimeFailure as e:
+        except BaseException as e:
+            await self.hooks.after_exit(record)
             await asyncio.to_thread(snapshots.unmount, rootfs)
-            await self._record_start_failure(record, str(e))
-        except BaseException:
-            await asyncio.to_thread(snapshots.unmount, rootfs)
+            if isinstance(e, RuntimeFailure):
+                await self._record_start_failure(record, str(e))
             raise
         # The process has not run yet: attach sessions connected now miss no output.
         pending, live.pending_attaches = live.pending_attaches, []
@@ -348,6 +382,7 @@ class ContainerService:
             await self._runtime.start(cid)
         except RuntimeFailure as e:
             await self._runtime.delete(cid, force=True)
+            await self.hooks.after_exit(record)
             await asyncio.to_thread(snapshots.unmount, rootfs)
             await self._record_start_failure(record, str(e))
         state = record["State"]
@@ -380,8 +415,9 @@ class ContainerService:
         if record is None or live is None:
             return
         async with live.lock:
-            await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
             await self._runtime.delete(cid, force=True)
+            await self.hooks.after_exit(record)
+            await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
             record["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
                                    ExitCode=status.code, OOMKilled=status.oom_killed,
                                    FinishedAt=status.finished_at or rfc3339())
@@ -402,7 +438,7 @@ class ContainerService:
         if auto_remove:
             await self._remove(cid)
 
-    async def _remove(self, cid: str) -> None:
+    async def _remove(self, cid: str, volumes: bool = False) -> None:
         record = self._records[cid]
         live = self._live[cid]
         async with live.lock:
@@ -410,6 +446,8 @@ class ContainerService:
             await self._persist(record)
             await self._runtime.delete(cid, force=True)
             await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
+            # `run --rm` drops the container's anonymous volumes, as `rm -v` does.
+            await self.hooks.on_remove(record, volumes or bool(record["HostConfig"].get("AutoRemove")))
             await asyncio.to_thread(self._delete_files, cid)
             await asyncio.to_thread(self._db.delete_container, cid)
             del self._records[cid]
@@ -434,9 +472,10 @@ class ContainerService:
     async def _persist(self, record: dict[str, Any]) -> None:
         await asyncio.to_thread(self._db.put_container, copy.deepcopy(record))
 
-    def _prepare_files(self, record: dict[str, Any]) -> None:
-        directory = self._container_dir(record["Id"])
-        snapshots.prepare_rw(directory)
+    def _prepare_dirs(self, record: dict[str, Any]) -> None:
+        snapshots.prepare_rw(self._container_dir(record["Id"]))
+
+    def _write_files(self, record: dict[str, Any]) -> None:
         etcfiles.write_all(record)
         Path(record["LogPath"]).touch()
         self._db.put_container(copy.deepcopy(record))
