@@ -16,6 +16,7 @@ from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.config import DaemonConfig
 from dockyard.daemon.containers import ContainerService
 from dockyard.daemon.events import Events
+from dockyard.daemon.execs import ExecService
 from dockyard.images import ImageService
 from dockyard.metadata.db import MetadataDB
 from dockyard.runtime import Runtime
@@ -36,6 +37,8 @@ class Daemon:
                                runc_root=config.runc_root, bundles_dir=config.bundles_dir)
         self.events = Events()
         self.containers = ContainerService(config, self.db, self.images, self.runtime, self.events)
+        self.execs = ExecService(self.containers, self.runtime, self.events)
+        self.containers.hooks.register(self.execs)
         self.id = self._daemon_id()
 
     async def start(self) -> None:

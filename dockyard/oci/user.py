@@ -68,6 +68,9 @@ def resolve_user(rootfs: str, user_spec: str | None, group_add: list[str] | None
                                   if result.name in _members(entry)
                                   and (gid := _as_id(entry[2])) is not None]
 
+    # Docker always lists the primary group among the supplementary ones (`id` shows
+    # `groups=65534(nogroup)` for nobody), then the /etc/group memberships.
+    result.additional_gids = [result.gid] + [g for g in result.additional_gids if g != result.gid]
     for extra in group_add or ():
         gid = _lookup_group(groups, extra)
         if gid not in result.additional_gids:

@@ -5,24 +5,20 @@ attach, resize."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dockyard import runtime
 from dockyard.errors import InvalidParameter
 from dockyard.server import stdcopy
-from dockyard.server.hijack import MULTIPLEXED_STREAM, RAW_STREAM, HijackedStream, hijack
+from dockyard.server.attach import parse_detach_keys, relay
+from dockyard.server.hijack import MULTIPLEXED_STREAM, RAW_STREAM, hijack
 from dockyard.server.params import boolean, filters, integer, json_body, json_response
 from dockyard.units import parse_rfc3339
 
 if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
 
-DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
-# conmon's stream numbers on its attach socket → stdcopy's.
-_ATTACH_STREAMS = {runtime.STDOUT: stdcopy.STDOUT, runtime.STDERR: stdcopy.STDERR}
 
 
 def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
@@ -105,7 +101,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         tty = bool(config.get("Tty"))
         want = {stdcopy.STDOUT: boolean(request, "stdout"), stdcopy.STDERR: boolean(request, "stderr")}
         use_stdin = boolean(request, "stdin") and bool(config.get("OpenStdin"))
-        detach_keys = _detach_keys(request.query.get("detachKeys"))
+        detach_keys = parse_detach_keys(request.query.get("detachKeys"))
         response, client = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
         if boolean(request, "logs"):
             async for entry in containers.logs(record["Id"], follow=False, since=None, until=None, tail=None):
@@ -115,22 +111,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         if not boolean(request, "stream", True):
             return response
         connection = await containers.attach(record["Id"])
-        detached = asyncio.Event()
-        pump = asyncio.create_task(_pump_stdin(client, connection, detach_keys if tty else None,
-                                               bool(config.get("StdinOnce")), detached)) if use_stdin else None
-        try:
-            async for conmon_number, data in _output(connection, detached):
-                number = _ATTACH_STREAMS.get(conmon_number, stdcopy.STDOUT)
-                if want.get(number) and not client.closed():
-                    await client.write(data if tty else stdcopy.frame(number, data))
-        except (ConnectionResetError, OSError):
-            pass
-        finally:
-            if pump:
-                pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await pump
-            connection.close()
+        await relay(client, connection, tty=tty, want=want, use_stdin=use_stdin,
+                    detach_keys=detach_keys, close_stdin_at_eof=bool(config.get("StdinOnce")))
         return response
 
     async def resize(request: web.Request) -> web.Response:
@@ -152,77 +134,6 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("POST", cid + "/attach", attach),
         ("POST", cid + "/resize", resize),
     ]
-
-
-async def _output(connection: Any, detached: asyncio.Event) -> Any:
-    """The container's output until it ends or the client detaches."""
-    detach_wait = asyncio.create_task(detached.wait())
-    try:
-        while True:
-            read = asyncio.create_task(connection.read())
-            done, _ = await asyncio.wait({read, detach_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if read not in done:
-                read.cancel()
-                return
-            item = read.result()
-            if item is None:
-                return
-            yield item
-    finally:
-        detach_wait.cancel()
-
-
-async def _pump_stdin(client: HijackedStream, connection: Any, detach_keys: bytes | None,
-                      stdin_once: bool, detached: asyncio.Event) -> None:
-    matched = b""
-    while True:
-        data = await client.read()
-        if not data:
-            if stdin_once:
-                await connection.close_stdin()
-            return
-        if detach_keys:
-            data, matched, hit = _scan_detach(matched + data, detach_keys)
-            if hit:
-                if data:
-                    await connection.write_stdin(data)
-                detached.set()
-                return
-        if data:
-            await connection.write_stdin(data)
-
-
-def _scan_detach(data: bytes, keys: bytes) -> tuple[bytes, bytes, bool]:
-    """Split `data` into (bytes to forward, a held-back partial match, detach seen)."""
-    index = data.find(keys)
-    if index != -1:
-        return data[:index], b"", True
-    for size in range(min(len(keys) - 1, len(data)), 0, -1):
-        if data.endswith(keys[:size]):
-            return data[:-size], data[-size:], False
-    return data, b"", False
-
-
-def _detach_keys(spec: str | None) -> bytes:
-    """Docker's detach-keys syntax: `ctrl-p,ctrl-q`, `a,ctrl-@`…"""
-    if not spec:
-        return DEFAULT_DETACH_KEYS
-    keys = bytearray()
-    for part in spec.split(","):
-        part = part.strip()
-        if part.startswith("ctrl-") and len(part) == 6:
-            char = part[5].lower()
-            code = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}.get(char)
-            if code is None and "a" <= char <= "z":
-                code = ord(char) - ord("a") + 1
-            if code is None:
-                raise InvalidParameter(f"Invalid escape keys ({spec}) provided")
-            keys.append(code)
-        elif len(part) == 1:
-            keys.append(ord(part))
-        else:
-            raise InvalidParameter(f"Invalid escape keys ({spec}) provided")
-    return bytes(keys)
 
 
 def _time_param(request: web.Request, name: str) -> float | None:

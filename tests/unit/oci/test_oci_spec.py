@@ -76,7 +76,7 @@ def test_defaults_match_docker(rootfs: Path) -> None:
     assert process["env"] == ["PATH=/usr/bin:/bin", "HOSTNAME=c0ffeec0ffee", "FOO=bar"]
     assert process["cwd"] == "/"
     assert process["terminal"] is False
-    assert process["user"] == {"uid": 0, "gid": 0, "additionalGids": [10]}
+    assert process["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 10]}
     assert "noNewPrivileges" not in process
     caps = process["capabilities"]
     assert caps["bounding"] == list(DEFAULT_CAPABILITIES) == caps["effective"] == caps["permitted"]
@@ -192,14 +192,14 @@ def user_of(rootfs: Path, user: str, group_add: list[str] | None = None) -> dict
 
 
 def test_user_resolution(rootfs: Path) -> None:
-    assert user_of(rootfs, "app") == {"uid": 1000, "gid": 1000, "additionalGids": [10, 50]}
-    assert user_of(rootfs, "1000") == {"uid": 1000, "gid": 1000, "additionalGids": [10, 50]}
-    assert user_of(rootfs, "app:staff") == {"uid": 1000, "gid": 50}
-    assert user_of(rootfs, "app:44") == {"uid": 1000, "gid": 44}
-    assert user_of(rootfs, "4242") == {"uid": 4242, "gid": 0}  # numeric, not in passwd
-    assert user_of(rootfs, "4242:4343") == {"uid": 4242, "gid": 4343}
-    assert user_of(rootfs, "nobody") == {"uid": 65534, "gid": 65534}
-    assert user_of(rootfs, "daemon", ["video", "4000"]) == {"uid": 1, "gid": 1, "additionalGids": [44, 4000]}
+    assert user_of(rootfs, "app") == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 50]}
+    assert user_of(rootfs, "1000") == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 50]}
+    assert user_of(rootfs, "app:staff") == {"uid": 1000, "gid": 50, "additionalGids": [50]}
+    assert user_of(rootfs, "app:44") == {"uid": 1000, "gid": 44, "additionalGids": [44]}
+    assert user_of(rootfs, "4242") == {"uid": 4242, "gid": 0, "additionalGids": [0]}  # numeric, not in passwd
+    assert user_of(rootfs, "4242:4343") == {"uid": 4242, "gid": 4343, "additionalGids": [4343]}
+    assert user_of(rootfs, "nobody") == {"uid": 65534, "gid": 65534, "additionalGids": [65534]}
+    assert user_of(rootfs, "daemon", ["video", "4000"]) == {"uid": 1, "gid": 1, "additionalGids": [1, 44, 4000]}
 
 
 def test_unknown_user_and_group(rootfs: Path) -> None:
@@ -230,8 +230,8 @@ def test_user_files_cannot_escape_the_rootfs(rootfs: Path, tmp_path: Path) -> No
 def test_no_passwd_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert spec_for(ctr(), empty)["process"]["user"] == {"uid": 0, "gid": 0}
-    assert spec_for(ctr(Config={"User": "33:33"}), empty)["process"]["user"] == {"uid": 33, "gid": 33}
+    assert spec_for(ctr(), empty)["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0]}
+    assert spec_for(ctr(Config={"User": "33:33"}), empty)["process"]["user"] == {"uid": 33, "gid": 33, "additionalGids": [33]}
 
 
 # ── security options ──────────────────────────────────────────────────────────────────
@@ -413,13 +413,13 @@ def test_exec_process(rootfs: Path) -> None:
     assert process["env"] == ["PATH=/usr/bin:/bin", "HOSTNAME=c0ffeec0ffee", "TERM=xterm", "FOO=baz", "NEW=1"]
     # Inherited from the container's process.
     assert process["cwd"] == "/srv"
-    assert process["user"] == base["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10, 50]}
+    assert process["user"] == base["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 50]}
     assert process["rlimits"] == base["rlimits"] and process["noNewPrivileges"] is True
     assert process["capabilities"] == base["capabilities"]
 
     process = build_exec_process(base, record, {"Cmd": ["id"], "User": "nobody:44", "WorkingDir": "/tmp",
                                                 "Privileged": True}, rootfs=str(rootfs), host=HOST)
-    assert process["user"] == {"uid": 65534, "gid": 44}
+    assert process["user"] == {"uid": 65534, "gid": 44, "additionalGids": [44]}
     assert process["cwd"] == "/tmp" and process["terminal"] is False
     assert "TERM=xterm" not in process["env"]
     assert len(process["capabilities"]["effective"]) == 41

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from dockyard.errors import Conflict, NotFound
 from dockyard.server import stdcopy
 from dockyard.server.app import make_app
-from dockyard.server.routers.containers import _detach_keys, _scan_detach
+from dockyard.server.attach import _scan_detach, parse_detach_keys
 
 
 class _FakeContainers:
@@ -77,10 +77,10 @@ def test_stdcopy_frame():
     assert stdcopy.frame(stdcopy.STDERR, b"hi") == b"\x02\x00\x00\x00\x00\x00\x00\x02hi"
 
 
-def test_detach_keys():
-    keys = _detach_keys(None)
+def testparse_detach_keys():
+    keys = parse_detach_keys(None)
     assert keys == b"\x10\x11"
-    assert _detach_keys("ctrl-a,x") == b"\x01x"
+    assert parse_detach_keys("ctrl-a,x") == b"\x01x"
     assert _scan_detach(b"abc\x10", keys) == (b"abc", b"\x10", False)
     assert _scan_detach(b"\x10\x11rest", keys) == (b"", b"", True)
     assert _scan_detach(b"plain", keys) == (b"plain", b"", False)
