@@ -40,6 +40,11 @@ class DaemonConfig:
         return self.data_root / "containers"
 
     @property
+    def volumes_dir(self) -> Path:
+        """Local volumes: `<name>/_data` each (see dockyard.volumes.store)."""
+        return self.data_root / "volumes"
+
+    @property
     def tmp_dir(self) -> Path:
         """Scratch space on the same filesystem as the store, so renames are atomic."""
         return self.data_root / "tmp"

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.daemon import etcfiles, names
-from dockyard.daemon.create import new_record
+from dockyard.daemon import cgroups, etcfiles, names
+from dockyard.daemon.create import new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.oci import build_spec
+from dockyard.oci.spec import resources_of
 from dockyard.runtime import RuntimeFailure, read_log
 from dockyard.units import ZERO_TIME, human_duration, parse_rfc3339, rfc3339
 
@@ -58,6 +59,8 @@ class _Live:
     exit_waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
     removed_waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
     pending_attaches: list[asyncio.Future[Any]] = field(default_factory=list)
+    restart_task: asyncio.Task[None] | None = None
+    restart_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self.exited.set()
@@ -94,9 +97,11 @@ class ContainerService:
                 else:
                     log.info("container %s exited while the daemon was down", cid[:12])
                 live.monitor = asyncio.create_task(self._monitor(cid))
-            elif state["Status"] in ("created", "exited", "dead", "removing"):
-                if state["Status"] == "removing":
-                    await self._remove(cid)
+            elif state["Restarting"]:
+                # The daemon died during a restart back-off: start_by_policy decides anew.
+                state.update(Restarting=False, Status="exited")
+            elif state["Status"] == "removing":
+                await self._remove(cid)
 
     async def shutdown(self) -> None:
         """Stop watching; containers keep running under their monitors."""
@@ -124,7 +129,7 @@ class ContainerService:
         raise NotFound(f"No such container: {ref}")
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
-        record = copy.deepcopy(self.get(ref))
+        record = {k: copy.deepcopy(v) for k, v in self.get(ref).items() if not k.startswith("_")}
         if size:
             record["SizeRw"], record["SizeRootFs"] = self._sizes(record)
         return record
@@ -195,6 +200,7 @@ class ContainerService:
                 raise NotModified("container already started")
             if state["Status"] == "removing":
                 raise Conflict("container is marked for removal and cannot be started")
+            record.pop(MANUALLY_STOPPED, None)
             try:
                 await self._start_locked(record, live)
                 return
@@ -209,6 +215,9 @@ class ContainerService:
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         record = self.get(ref)
         live = self._live[record["Id"]]
+        record[MANUALLY_STOPPED] = True
+        if await self._cancel_restart(record, live):
+            return
         if not record["State"]["Running"]:
             raise NotModified("container already stopped")
         config = record["Config"]
@@ -240,14 +249,153 @@ class ContainerService:
     async def kill(self, ref: str, sig: str | None = None) -> None:
         record = self.get(ref)
         number = parse_signal(sig, signal.SIGKILL)
+        if number in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            record[MANUALLY_STOPPED] = True
         if not record["State"]["Running"]:
             raise Conflict(f"Cannot kill container: {ref}: Container {record['Id']} is not running")
         await self._signal(record, number)
+
+    async def pause(self, ref: str) -> None:
+        record = self.get(ref)
+        live = self._live[record["Id"]]
+        async with live.lock:
+            state = record["State"]
+            if not state["Running"]:
+                raise Conflict(f"Container {record['Id']} is not running")
+            if state["Paused"]:
+                raise Conflict(f"Container {record['Id']} is already paused")
+            await self._runtime.pause(record["Id"])
+            state.update(Paused=True, Status="paused")
+            await self._persist(record)
+        self._emit(record, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        record = self.get(ref)
+        live = self._live[record["Id"]]
+        async with live.lock:
+            if not record["State"]["Paused"]:
+                raise Conflict(f"Container {record['Id']} is not paused")
+            await self._runtime.resume(record["Id"])
+            record["State"].update(Paused=False, Status="running")
+            await self._persist(record)
+        self._emit(record, "unpause")
+
+    async def rename(self, ref: str, new_name: str) -> None:
+        record = self.get(ref)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        full_name = names.validate(new_name)
+        old_name = record["Name"]
+        if full_name == old_name:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        for cid, other in self._records.items():
+            if other["Name"] == full_name:
+                raise Conflict(f'Conflict. The container name "{full_name}" is already in use by container "{cid}". You have to remove (or rename) that container to be able to reuse that name.')
+        async with self._live[record["Id"]].lock:
+            record["Name"] = full_name
+            try:
+                await self._persist(record)
+            except BaseException:
+                record["Name"] = old_name
+                raise
+        self._emit(record, "rename", oldName=old_name)
+
+    async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`docker update`: new resource limits (applied at once to a running container)
+        and restart policy."""
+        record = self.get(ref)
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid update request: expected a JSON object")
+        # Docker's CLI sends every Resources field; only those carrying a value count.
+        unknown = {k for k, v in body.items() if k not in _UPDATABLE and k != "RestartPolicy"
+                   and v not in (None, 0, "", [], {}, False)}
+        if unknown:
+            raise InvalidParameter(f"unsupported update field(s): {', '.join(sorted(unknown))}")
+        live = self._live[record["Id"]]
+        async with live.lock:
+            host_config = record["HostConfig"]
+            previous = copy.deepcopy(host_config)
+            for key in _UPDATABLE:
+                if body.get(key) not in (None, 0, "") or (key in body and key in ("CpusetCpus", "CpusetMems") and body[key] == ""):
+                    host_config[key] = body[key]
+            policy = body.get("RestartPolicy")
+            if policy and policy.get("Name") not in (None, ""):
+                if host_config.get("AutoRemove") and policy["Name"] != "no":
+                    raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
+                host_config["RestartPolicy"] = validate_restart_policy(policy)
+            try:
+                if record["State"]["Running"]:
+                    await self._runtime.update(record["Id"], resources_of(record))
+                await self._persist(record)
+            except RuntimeFailure as e:
+                record["HostConfig"] = previous
+                raise InvalidParameter(f"Cannot update container {record['Id']}: {e}") from None
+        self._emit(record, "update")
+        return {"Warnings": []}
+
+    async def top(self, ref: str, ps_args: str | None = None) -> dict[str, Any]:
+        """`docker top`: the host's `ps` output for the container's processes."""
+        record = self.get(ref)
+        if not record["State"]["Running"]:
+            raise Conflict(f"Container {record['Id']} is not running")
+        spec = await self._runtime.read_spec(record["Id"])
+        members = set(await asyncio.to_thread(cgroups.pids, spec["linux"].get("cgroupsPath", "")))
+        args = (ps_args or "-ef").split()
+        proc = await asyncio.create_subprocess_exec(
+            "ps", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise InvalidParameter(f"Error running ps: {err.decode().strip() or 'exit status ' + str(proc.returncode)}")
+        lines = out.decode(errors="replace").splitlines()
+        if not lines:
+            raise InvalidParameter("Error running ps: no output")
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise InvalidParameter("Couldn't find PID field in ps output")
+        pid_index = titles.index("PID")
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in members:
+                processes.append(fields)
+        return {"Titles": titles, "Processes": processes}
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """`docker container prune`: remove stopped containers matching `filters`
+        (`until`, `label`, `label!`)."""
+        cutoff = None
+        if filters.get("until"):
+            cutoff = _until_cutoff(filters["until"][0])
+        deleted: list[str] = []
+        reclaimed = 0
+        for record in list(self._records.values()):
+            if record["State"]["Running"] or record["State"]["Status"] == "removing":
+                continue
+            labels = record["Config"].get("Labels") or {}
+            if not all(_label_matches(labels, v) for v in filters.get("label", [])):
+                continue
+            if any(_label_matches(labels, v) for v in filters.get("label!", [])):
+                continue
+            if cutoff is not None and parse_rfc3339(record["Created"]) >= cutoff:
+                continue
+            size = await asyncio.to_thread(_du, self._container_dir(record["Id"]) / "diff")
+            try:
+                await self._remove(record["Id"])
+            except KeyError:
+                continue
+            deleted.append(record["Id"])
+            reclaimed += size
+        self._events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
         record = self.get(ref)
         cid = record["Id"]
         live = self._live[cid]
+        if record["State"]["Restarting"]:
+            if not force:
+                raise Conflict(f"cannot remove container \"{record['Name']}\": container is restarting: stop the container before removing or force remove")
+            await self._cancel_restart(record, live)
         if record["State"]["Running"]:
             if not force:
                 if record["State"]["Paused"]:
@@ -424,6 +572,10 @@ class ContainerService:
             auto_remove = record["HostConfig"].get("AutoRemove")
             if auto_remove:
                 record["State"]["Status"] = "removing"
+            restart_in = self._restart_delay(record, live, status.code)
+            if restart_in is not None:
+                record["State"].update(Restarting=True, Status="restarting")
+                live.restart_task = asyncio.create_task(self._restart_later(cid, restart_in))
             await self._persist(record)
             live.monitor = None
             live.exited.set()
@@ -464,10 +616,79 @@ class ContainerService:
     async def _signal(self, record: dict[str, Any], number: int) -> None:
         try:
             await self._runtime.kill(record["Id"], number)
+            if record["State"]["Paused"]:
+                # A frozen process only acts on the signal once thawed, as with Docker
+                # (a SIGKILL may already have ended it, leaving nothing to resume).
+                with contextlib.suppress(RuntimeFailure):
+                    await self._runtime.resume(record["Id"])
+                record["State"].update(Paused=False, Status="running")
         except RuntimeFailure as e:
             if record["State"]["Running"] and "not running" not in str(e) and "does not exist" not in str(e):
                 raise Conflict(f"Cannot kill container {record['Id']}: {e}") from None
         self._emit(record, "kill", signal=str(number))
+
+    def _restart_delay(self, record: dict[str, Any], live: _Live, code: int) -> float | None:
+        """Seconds until the restart policy restarts this exited container, or None.
+        Docker's back-off: 100 ms doubling to a minute, reset after 10 s of running."""
+        policy = record["HostConfig"].get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if name == "no" or record.get(MANUALLY_STOPPED) or record["HostConfig"].get("AutoRemove"):
+            return None
+        if name == "on-failure":
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            if code == 0 or (limit and record["RestartCount"] >= limit):
+                return None
+        ran = time.time() - parse_rfc3339(record["State"]["StartedAt"])
+        if ran >= 10 or live.restart_delay == 0:
+            live.restart_delay = 0.1
+        else:
+            live.restart_delay = min(live.restart_delay * 2, 60.0)
+        return live.restart_delay
+
+    async def _restart_later(self, cid: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        record = self._records.get(cid)
+        live = self._live.get(cid)
+        if record is None or live is None:
+            return
+        async with live.lock:
+            live.restart_task = None
+            if not record["State"]["Restarting"]:
+                return
+            record["RestartCount"] += 1
+            try:
+                await self._start_locked(record, live)
+            except Exception as e:  # noqa: BLE001 - recorded in the container's state
+                log.warning("restarting %s failed: %s", cid[:12], e)
+                record["State"].update(Restarting=False, Status="exited")
+                await self._persist(record)
+
+    async def _cancel_restart(self, record: dict[str, Any], live: _Live) -> bool:
+        """Stop a pending policy restart; True if one was pending."""
+        if not record["State"]["Restarting"]:
+            return False
+        if live.restart_task:
+            live.restart_task.cancel()
+            live.restart_task = None
+        async with live.lock:
+            record["State"].update(Restarting=False, Status="exited")
+            await self._persist(record)
+        return True
+
+    async def start_by_policy(self) -> None:
+        """At daemon start: bring up stopped containers whose policy is `always`, or
+        `unless-stopped` without a manual stop, as Docker does."""
+        for record in list(self._records.values()):
+            name = (record["HostConfig"].get("RestartPolicy") or {}).get("Name")
+            if record["State"]["Running"] or record["State"]["Status"] == "removing":
+                continue
+            if name == "always" or (name == "unless-stopped" and not record.get(MANUALLY_STOPPED)):
+                if record["State"]["Restarting"] or record["State"]["StartedAt"] != ZERO_TIME:
+                    record["State"].update(Restarting=False)
+                    try:
+                        await self.start(record["Id"])
+                    except Exception as e:  # noqa: BLE001 - one container must not stop the boot
+                        log.warning("could not restart %s: %s", record["Id"][:12], e)
 
     async def _persist(self, record: dict[str, Any]) -> None:
         await asyncio.to_thread(self._db.put_container, copy.deepcopy(record))
@@ -601,3 +822,31 @@ def _du(path: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+# HostConfig fields `docker update` may change.
+_UPDATABLE = ("BlkioWeight", "CpuShares", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+              "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Memory", "MemoryReservation",
+              "MemorySwap", "KernelMemory", "NanoCpus", "PidsLimit", "CpuCount", "CpuPercent")
+
+# A private record key (kept out of API answers): the user stopped the container, so
+# `unless-stopped` and `always` leave it alone until it is started again.
+MANUALLY_STOPPED = "_ManuallyStopped"
+
+
+def _until_cutoff(value: str) -> float:
+    """Docker's `until` filter: a timestamp, RFC 3339 time, or a Go duration before now."""
+    import re as _re
+
+    match = _re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
+    if match:
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[match[2]]
+        return time.time() - float(match[1]) * scale
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid until filter: {value}") from None

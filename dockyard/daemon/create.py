@@ -172,6 +172,19 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return list(result.values())
 
 
+def validate_restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A RestartPolicy in its full form, or InvalidParameter with Docker's message."""
+    name = policy.get("Name") or "no"
+    if name not in ("no", "always", "unless-stopped", "on-failure"):
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
+    count = policy.get("MaximumRetryCount") or 0
+    if not isinstance(count, int) or count < 0:
+        raise InvalidParameter("invalid restart policy: maximum retry count can't be negative")
+    if count and name != "on-failure":
+        raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    return {"Name": name, "MaximumRetryCount": count}
+
+
 def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(requested, dict):
         raise InvalidParameter("HostConfig must be an object")
@@ -179,11 +192,7 @@ def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
     for key, value in requested.items():
         if value is not None or key not in host_config:
             host_config[key] = copy.deepcopy(value)
-    policy = host_config.get("RestartPolicy") or {}
-    if policy.get("Name") in (None, ""):
-        host_config["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
-    elif policy["Name"] not in ("no", "always", "unless-stopped", "on-failure"):
-        raise InvalidParameter(f"invalid restart policy: unknown policy '{policy['Name']}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
+    host_config["RestartPolicy"] = validate_restart_policy(host_config.get("RestartPolicy") or {})
     if host_config["AutoRemove"] and host_config["RestartPolicy"]["Name"] not in ("no", ""):
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     if host_config.get("NetworkMode") in ("", None):

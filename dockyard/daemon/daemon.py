@@ -45,6 +45,7 @@ class Daemon:
         # Half-made layers and temp files of a daemon that died mid-write go first.
         await asyncio.to_thread(self.images.reconcile)
         await self.containers.restore()
+        await self.containers.start_by_policy()
 
     async def shutdown(self) -> None:
         await self.containers.shutdown()

@@ -402,6 +402,13 @@ def with_devices(ctr: dict[str, Any]) -> SpecOpt:
     return opt
 
 
+def resources_of(ctr: dict[str, Any], host: HostInfo | None = None) -> dict[str, Any]:
+    """The OCI `linux.resources` for the container's HostConfig (for `docker update`)."""
+    spec: dict[str, Any] = {"linux": {}}
+    with_resources(ctr, host or HostInfo.probe())(spec)
+    return spec["linux"].get("resources", {})
+
+
 def with_resources(ctr: dict[str, Any], host: HostInfo) -> SpecOpt:
     """Memory, CPU, pids and block I/O limits from HostConfig (only what is set)."""
     def opt(spec: dict[str, Any]) -> None:

@@ -187,6 +187,12 @@ class Runtime:
     async def resume(self, cid: str) -> None:
         await self._runc("resume", cid)
 
+    async def update(self, cid: str, resources: dict[str, Any]) -> None:
+        """Apply new cgroup limits (an OCI `linux.resources` object) to a running container."""
+        path = self.bundle_dir(cid) / "resources.json"
+        await asyncio.to_thread(_write_atomic, path, json.dumps(resources).encode())
+        await self._runc("update", "--resources", str(path), cid)
+
     async def delete(self, cid: str, force: bool = False) -> None:
         """Remove runc's state and the bundle. Without `force` a running container is
         refused (RuntimeFailure); with it the container is killed first. Deleting what

@@ -163,3 +163,19 @@ def running_daemon() -> Iterator[DaemonHandle]:
     finally:
         stop_daemon(handle)
         cleanup_roots(handle, base)
+
+
+def restart_daemon(handle: DaemonHandle, *, kill: bool = False) -> None:
+    """Stop (SIGTERM, or SIGKILL with `kill`) and start the daemon again on the same roots,
+    leaving its containers running."""
+    if kill:
+        handle.process.kill()
+        handle.process.wait()
+    else:
+        stop_daemon(handle, remove_containers=False)
+    handle.process = subprocess.Popen(
+        [str(BIN / "dockyardd"), "-H", handle.host, "--data-root", str(handle.data_root),
+         "--exec-root", str(handle.exec_root), "--log-file", str(handle.log), "-D"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    wait_ready(handle)

@@ -115,6 +115,27 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
                     detach_keys=detach_keys, close_stdin_at_eof=bool(config.get("StdinOnce")))
         return response
 
+    async def pause(request: web.Request) -> web.Response:
+        await containers.pause(request.match_info["id"])
+        return web.Response(status=204)
+
+    async def unpause(request: web.Request) -> web.Response:
+        await containers.unpause(request.match_info["id"])
+        return web.Response(status=204)
+
+    async def rename(request: web.Request) -> web.Response:
+        await containers.rename(request.match_info["id"], request.query.get("name", ""))
+        return web.Response(status=204)
+
+    async def update(request: web.Request) -> web.Response:
+        return json_response(await containers.update(request.match_info["id"], await json_body(request)))
+
+    async def top(request: web.Request) -> web.Response:
+        return json_response(await containers.top(request.match_info["id"], request.query.get("ps_args")))
+
+    async def prune(request: web.Request) -> web.Response:
+        return json_response(await containers.prune(filters(request)))
+
     async def resize(request: web.Request) -> web.Response:
         await containers.resize(request.match_info["id"], integer(request, "h", 0) or 0, integer(request, "w", 0) or 0)
         return web.Response(status=200)
@@ -133,6 +154,12 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("GET", cid + "/logs", logs),
         ("POST", cid + "/attach", attach),
         ("POST", cid + "/resize", resize),
+        ("POST", cid + "/pause", pause),
+        ("POST", cid + "/unpause", unpause),
+        ("POST", cid + "/rename", rename),
+        ("POST", cid + "/update", update),
+        ("GET", cid + "/top", top),
+        ("POST", "/containers/prune", prune),
     ]
 
 

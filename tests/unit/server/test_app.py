@@ -27,8 +27,9 @@ class _FakeContainers:
 
 class _FakeDaemon:
     containers = _FakeContainers()
-    images = None  # the image routes are not exercised here
-    events = None
+
+    def __getattr__(self, name):
+        return None  # services whose routes these tests do not exercise
 
     def version(self):
         return {"ApiVersion": "1.45"}
