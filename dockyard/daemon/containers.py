@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.daemon import cgroups, etcfiles, names
+from dockyard.daemon import cgroups, etcfiles, names, stats
 from dockyard.daemon.create import new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
@@ -360,6 +360,26 @@ class ContainerService:
                 processes.append(fields)
         return {"Titles": titles, "Processes": processes}
 
+    async def stats(self, ref: str, *, stream: bool) -> AsyncIterator[dict[str, Any]]:
+        """`docker stats`: one message, or one a second while the container runs."""
+        record = self.get(ref)
+        previous = None
+        while True:
+            cgroups_path = None
+            if record["State"]["Running"]:
+                with contextlib.suppress(Exception):
+                    cgroups_path = (await self._runtime.read_spec(record["Id"]))["linux"].get("cgroupsPath")
+            current = await asyncio.to_thread(stats.sample, record, cgroups_path)
+            if stream or previous is not None or not record["State"]["Running"]:
+                yield stats.with_previous(current, previous)
+                if not stream:
+                    return
+            previous = current
+            if record["Id"] not in self._records:
+                return
+            # The one-shot answer also needs two samples for a CPU percentage.
+            await asyncio.sleep(1.0 if stream else 0.1)
+
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         """`docker container prune`: remove stopped containers matching `filters`
         (`until`, `label`, `label!`)."""
@@ -489,6 +509,11 @@ class ContainerService:
             finally:
                 await asyncio.to_thread(snapshots.unmount, target)
                 await asyncio.to_thread(shutil.rmtree, target, True)
+
+    async def save(self, record: dict[str, Any]) -> None:
+        """Persist a record another part of the daemon changed (health state, …)."""
+        if record["Id"] in self._records:
+            await self._persist(record)
 
     def container_dir(self, cid: str) -> Path:
         """Where the container's persistent files live (diff/ is its rw layer)."""
@@ -763,6 +788,8 @@ class ContainerService:
             elif key == "label":
                 labels = record["Config"].get("Labels") or {}
                 ok = all(_label_matches(labels, v) for v in values)
+            elif key == "health":
+                ok = ((state.get("Health") or {}).get("Status") or "none") in values
             elif key == "ancestor":
                 ok = any(self._is_ancestor(record, v) for v in values)
             elif key in ("before", "since"):
@@ -788,7 +815,12 @@ def status_text(state: dict[str, Any]) -> str:
     now = time.time()
     if state["Running"]:
         text = "Up " + human_duration(now - parse_rfc3339(state["StartedAt"]))
-        return text + " (Paused)" if state["Paused"] else text
+        if state["Paused"]:
+            return text + " (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health == "starting":
+            return text + " (health: starting)"
+        return f"{text} ({health})" if health in ("healthy", "unhealthy") else text
     status = state["Status"]
     if status == "removing":
         return "Removal In Progress"

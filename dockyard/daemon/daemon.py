@@ -17,6 +17,7 @@ from dockyard.config import DaemonConfig
 from dockyard.daemon.containers import ContainerService
 from dockyard.daemon.events import Events
 from dockyard.daemon.execs import ExecService
+from dockyard.daemon.health import HealthMonitor
 from dockyard.images import ImageService
 from dockyard.metadata.db import MetadataDB
 from dockyard.runtime import Runtime
@@ -39,6 +40,7 @@ class Daemon:
         self.containers = ContainerService(config, self.db, self.images, self.runtime, self.events)
         self.execs = ExecService(self.containers, self.runtime, self.events)
         self.containers.hooks.register(self.execs)
+        self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
         self.id = self._daemon_id()
 
     async def start(self) -> None:

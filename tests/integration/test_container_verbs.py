@@ -125,3 +125,28 @@ def test_unless_stopped_survives_daemon_restart_but_manual_stop_holds(fresh_daem
     assert not _inspect(d, held)["State"]["Running"]
     assert not _inspect(d, killed)["State"]["Running"]
     d.docker("rm", "-f", up, held, killed)
+
+
+def test_health_checks_drive_state_events_and_ps(daemon):
+    cid = daemon.docker("run", "-d", "--health-cmd", "test -e /ok && echo fine", "--health-interval", "300ms",
+                        "--health-retries", "2", "busybox", "sleep", "300").stdout.decode().strip()
+    assert "(health: starting)" in daemon.docker("ps", "--filter", f"id={cid}", "--format", "{{.Status}}").stdout.decode()
+    assert _until(lambda: _inspect(daemon, cid)["State"]["Health"]["Status"] == "unhealthy")
+    daemon.docker("exec", cid, "touch", "/ok")
+    assert _until(lambda: _inspect(daemon, cid)["State"]["Health"]["Status"] == "healthy")
+    health = _inspect(daemon, cid)["State"]["Health"]
+    assert health["FailingStreak"] == 0 and health["Log"][-1]["Output"] == "fine\n"
+    assert len(health["Log"]) <= 5
+    assert cid[:12] in daemon.docker("ps", "-q", "--filter", "health=healthy").stdout.decode()
+    events = daemon.docker("events", "--since", "0", "--until", str(int(time.time()) + 1), "--filter",
+                           f"container={cid}", "--format", "{{.Action}}").stdout.decode().split("\n")
+    assert "health_status: unhealthy" in events and "health_status: healthy" in events
+    daemon.docker("rm", "-f", cid)
+
+
+def test_stats_reads_the_cgroup(daemon):
+    cid = daemon.docker("run", "-d", "--memory", "100m", "busybox", "sh", "-c", "while :; do :; done").stdout.decode().strip()
+    out = daemon.docker("stats", "--no-stream", "--format", "{{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", cid).stdout.decode()
+    cpu, usage, _slash, limit, pids = out.split()
+    assert float(cpu.rstrip("%")) > 20 and limit == "100MiB" and pids == "1"
+    daemon.docker("rm", "-f", cid)

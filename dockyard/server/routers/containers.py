@@ -133,6 +133,18 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
     async def top(request: web.Request) -> web.Response:
         return json_response(await containers.top(request.match_info["id"], request.query.get("ps_args")))
 
+    async def stats(request: web.Request) -> web.StreamResponse:
+        stream = boolean(request, "stream", True) and not boolean(request, "one-shot")
+        messages = containers.stats(request.match_info["id"], stream=stream)
+        first = await anext(messages)  # a 404 still goes out as an error
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(_dumps(first))
+        async for message in messages:
+            await response.write(_dumps(message))
+        await response.write_eof()
+        return response
+
     async def prune(request: web.Request) -> web.Response:
         return json_response(await containers.prune(filters(request)))
 
@@ -159,6 +171,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("POST", cid + "/rename", rename),
         ("POST", cid + "/update", update),
         ("GET", cid + "/top", top),
+        ("GET", cid + "/stats", stats),
         ("POST", "/containers/prune", prune),
     ]
 
