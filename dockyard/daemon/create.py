@@ -22,7 +22,7 @@ _NOT_CONFIG = ("HostConfig", "NetworkingConfig")
 _DEFAULT_HOSTCONFIG: dict[str, Any] = {
     "Binds": None,
     "ContainerIDFile": "",
-    "LogConfig": {"Type": "k8s-file", "Config": {}},
+    "LogConfig": {"Type": "json-file", "Config": {}},
     "NetworkMode": "default",
     "PortBindings": {},
     "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
@@ -84,9 +84,15 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     if not command:
         raise InvalidParameter("no command specified")
-    if host_config["LogConfig"].get("Type") in ("", None, "json-file"):
-        # We log through conmon's k8s-file writer; json-file's options still apply.
-        host_config["LogConfig"]["Type"] = "k8s-file"
+    log_config = host_config.get("LogConfig") or {}
+    if log_config.get("Type") in ("", None):
+        log_config["Type"] = "json-file"
+    if log_config["Type"] not in ("json-file", "local", "k8s-file"):
+        raise InvalidParameter(f"logger: no log driver named '{log_config['Type']}' is registered")
+    # conmon writes the log (in its k8s-file format); it serves every API the json-file
+    # driver serves, so clients that check for json-file (docker-py's run()) read it.
+    host_config["LogConfig"] = {"Type": "json-file" if log_config["Type"] != "k8s-file" else "k8s-file",
+                                "Config": dict(log_config.get("Config") or {})}
     return {
         "Id": cid,
         "Created": rfc3339(),

@@ -21,6 +21,7 @@ from dockyard.daemon.health import HealthMonitor
 from dockyard.images import ImageService
 from dockyard.metadata.db import MetadataDB
 from dockyard.runtime import Runtime
+from dockyard.volumes import VolumeService
 
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -38,6 +39,8 @@ class Daemon:
                                runc_root=config.runc_root, bundles_dir=config.bundles_dir)
         self.events = Events()
         self.containers = ContainerService(config, self.db, self.images, self.runtime, self.events)
+        self.volumes = VolumeService(config, self.db, self.images, self.containers, self.events)
+        self.containers.hooks.register(self.volumes)
         self.execs = ExecService(self.containers, self.runtime, self.events)
         self.containers.hooks.register(self.execs)
         self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
@@ -87,7 +90,7 @@ class Daemon:
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", _fs_type(self.config.data_root)]],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
-                        "Authorization": None, "Log": ["k8s-file"]},
+                        "Authorization": None, "Log": ["json-file", "k8s-file", "local"]},
             "MemoryLimit": True,
             "SwapLimit": Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
             "CpuCfsPeriod": True,
@@ -101,7 +104,7 @@ class Daemon:
             "NFd": len(os.listdir("/proc/self/fd")),
             "NGoroutines": len(asyncio.all_tasks()),
             "SystemTime": _now(),
-            "LoggingDriver": "k8s-file",
+            "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1",
             "NEventsListener": 0,

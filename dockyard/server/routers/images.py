@@ -72,8 +72,9 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         base = _offline_name(ref)
         if base is None:
             raise NotFound(
-                f"pull access denied for {familiar.rsplit(':', 1)[0]}: no registry client yet; "
-                f"dockyard can build these images offline: {', '.join(baseimages.names())}")
+                f"pull access denied for {familiar.rsplit(':', 1)[0]}, repository does not exist or "
+                f"may require 'docker login': dockyard has no registry client yet; it builds "
+                f"these images offline: {', '.join(baseimages.names())}")
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         await response.write(_line({"status": f"Pulling from {ref.path}", "id": ref.tag or "latest"}))
