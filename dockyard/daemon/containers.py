@@ -227,15 +227,13 @@ class ContainerService:
             if timeout is None:
                 timeout = DEFAULT_STOP_TIMEOUT
         await self._signal(record, stop_signal)
-        if timeout < 0:
-            await live.exited.wait()
-            return
         try:
-            await asyncio.wait_for(live.exited.wait(), timeout)
+            await asyncio.wait_for(live.exited.wait(), None if timeout < 0 else timeout)
         except TimeoutError:
             log.info("container %s did not exit within %ss; killing it", record["Id"][:12], timeout)
             await self._signal(record, signal.SIGKILL)
             await live.exited.wait()
+        self._emit(record, "stop")
 
     async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         record = self.get(ref)

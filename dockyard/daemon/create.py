@@ -63,6 +63,8 @@ _DEFAULT_HOSTCONFIG: dict[str, Any] = {
     "Devices": [],
     "MemoryReservation": 0,
     "MemorySwap": 0,
+    "KernelMemory": 0,
+    "KernelMemoryTCP": 0,
     "OomKillDisable": None,
     "PidsLimit": None,
     "Ulimits": None,
