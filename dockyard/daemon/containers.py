@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
 from dockyard.daemon import cgroups, etcfiles, names, stats
-from dockyard.daemon.create import new_record, validate_restart_policy
+from dockyard.daemon.create import log_size_limit, new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
@@ -534,7 +534,8 @@ class ContainerService:
             pid = await self._runtime.create(cid, spec, tty=bool(config.get("Tty")),
                                        stdin=bool(config.get("OpenStdin")),
                                        stdin_once=bool(config.get("StdinOnce")),
-                                       log_path=Path(record["LogPath"]))
+                                       log_path=Path(record["LogPath"]),
+                                       log_size_max=log_size_limit(record["HostConfig"]))
         except BaseException as e:
             await self.hooks.after_exit(record)
             await asyncio.to_thread(snapshots.unmount, rootfs)

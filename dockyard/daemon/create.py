@@ -95,6 +95,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
     # driver serves, so clients that check for json-file (docker-py's run()) read it.
     host_config["LogConfig"] = {"Type": "json-file" if log_config["Type"] != "k8s-file" else "k8s-file",
                                 "Config": dict(log_config.get("Config") or {})}
+    log_size_limit(host_config)  # refuse a bad max-size now, not at start
     return {
         "Id": cid,
         "Created": rfc3339(),
@@ -191,6 +192,32 @@ def validate_restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
     if count and name != "on-failure":
         raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
     return {"Name": name, "MaximumRetryCount": count}
+
+
+# Without --log-opt max-size a container's log is still capped, so it cannot fill the disk.
+DEFAULT_LOG_SIZE_MAX = 100 * 1024 * 1024
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+
+
+def log_size_limit(host_config: dict[str, Any]) -> int:
+    """The byte limit for the container's log from `--log-opt max-size` (Docker's units:
+    `10k`, `20m`, `1g`); conmon keeps the newest lines within it."""
+    options = (host_config.get("LogConfig") or {}).get("Config") or {}
+    unknown = set(options) - {"max-size", "max-file", "compress", "labels", "env", "tag", "mode"}
+    if unknown:
+        raise InvalidParameter(f"unknown log opt '{sorted(unknown)[0]}' for json-file log driver")
+    text = str(options.get("max-size") or "").strip().lower()
+    if not text or text == "-1":
+        return DEFAULT_LOG_SIZE_MAX
+    number = text.rstrip("kmgb")
+    unit = text[len(number):]
+    try:
+        value = float(number) * _SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise InvalidParameter(f"invalid value for max-size: {options['max-size']}") from None
+    if value <= 0:
+        raise InvalidParameter(f"invalid value for max-size: {options['max-size']}")
+    return int(value)
 
 
 def _host_config(requested: dict[str, Any]) -> dict[str, Any]:

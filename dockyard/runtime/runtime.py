@@ -125,7 +125,7 @@ class Runtime:
     # ── lifecycle ─────────────────────────────────────────────────────────────────────
 
     async def create(self, cid: str, spec: dict[str, Any], *, tty: bool, stdin: bool,
-                     log_path: Path, stdin_once: bool = False) -> int:
+                     log_path: Path, stdin_once: bool = False, log_size_max: int = 0) -> int:
         """Create the container (not yet started) under a new conmon, and return its pid.
 
         conmon owns the container's stdio: it writes stdout/stderr to `log_path` in its
@@ -146,6 +146,8 @@ class Runtime:
             "--no-sync-log",
             *self._conmon_runtime_args(),
         ]
+        if log_size_max > 0:
+            args += ["--log-size-max", str(log_size_max)]
         if tty:
             args.append("-t")
         if stdin:

@@ -61,3 +61,16 @@ def test_limits_and_kernel_settings(daemon):
     assert shm[-5] == b"1024"
     mounted = daemon.docker("run", "--rm", "--tmpfs", "/scratch:size=1m", "busybox", "sh", "-c", "mount | grep scratch").stdout
     assert b"tmpfs on /scratch type tmpfs" in mounted
+
+
+def test_log_max_size_keeps_the_newest_lines(daemon):
+    cid = daemon.docker("run", "-d", "--log-opt", "max-size=4k", "busybox", "seq", "1", "5000").stdout.decode().strip()
+    assert daemon.docker("wait", cid).stdout.strip() == b"0"
+    logs = daemon.docker("logs", cid).stdout.split()
+    assert logs[-1] == b"5000" and len(logs) < 1000
+    log_path = json.loads(daemon.docker("inspect", cid).stdout)[0]["LogPath"]
+    import os
+    assert os.path.getsize(log_path) <= 4096
+    daemon.docker("rm", cid)
+    bad = daemon.docker("run", "--rm", "--log-opt", "max-size=lots", "busybox", "true", check=False)
+    assert bad.returncode == 125 and b"invalid value for max-size" in bad.stderr
