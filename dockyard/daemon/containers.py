@@ -36,7 +36,7 @@ from dockyard.daemon.signals import parse_signal
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.oci import build_spec
 from dockyard.oci.spec import resources_of
-from dockyard.runtime import RuntimeFailure, read_log
+from dockyard.runtime import RuntimeFailure, read_log_batches
 from dockyard.units import ZERO_TIME, human_duration, parse_rfc3339, rfc3339
 
 if TYPE_CHECKING:
@@ -466,7 +466,8 @@ class ContainerService:
         await self._runtime.resize(record["Id"], height, width)
 
     async def logs(self, ref: str, *, follow: bool, since: float | None, until: float | None,
-                   tail: int | None) -> AsyncIterator[Any]:
+                   tail: int | None, with_time: bool = True) -> AsyncIterator[list[Any]]:
+        """The container's log records (runtime.LogRecord), in batches."""
         record = self.get(ref)
         live = self._live[record["Id"]]
         stop = asyncio.Event()
@@ -479,9 +480,9 @@ class ContainerService:
             stop.set()
             watcher = None
         try:
-            async for entry in read_log(Path(record["LogPath"]), follow=follow, since=since,
-                                        until=until, tail=tail, stop=stop):
-                yield entry
+            async for batch in read_log_batches(Path(record["LogPath"]), follow=follow, since=since,
+                                                until=until, tail=tail, stop=stop, with_time=with_time):
+                yield batch
         finally:
             if watcher:
                 watcher.cancel()

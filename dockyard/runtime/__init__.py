@@ -7,10 +7,10 @@ attach socket, `read_log` (logs.py) reads conmon's log files.
 
 from dockyard.runtime.attach import STDERR, STDIN, STDOUT, AttachConnection
 from dockyard.runtime.failures import NoSuchContainer, RuntimeFailure
-from dockyard.runtime.logs import LogRecord, read_log
+from dockyard.runtime.logs import LogRecord, read_log, read_log_batches
 from dockyard.runtime.runtime import ExecSession, ExitStatus, Runtime
 
 __all__ = [
     "STDERR", "STDIN", "STDOUT", "AttachConnection", "ExecSession", "ExitStatus",
-    "LogRecord", "NoSuchContainer", "Runtime", "RuntimeFailure", "read_log",
+    "LogRecord", "NoSuchContainer", "Runtime", "RuntimeFailure", "read_log", "read_log_batches",
 ]

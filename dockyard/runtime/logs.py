@@ -31,35 +31,61 @@ _BACK_BLOCK = 1 << 16  # block size when scanning backwards for `tail`
 @dataclass(frozen=True, slots=True)
 class LogRecord:
     stream: str  # "stdout" or "stderr"
-    time: str  # RFC 3339 with nanoseconds, UTC ("2024-05-01T12:00:00.123456789Z")
+    time: str  # RFC 3339 with nanoseconds, UTC ("2024-05-01T12:00:00.123456789Z"); "" if not asked for
     data: bytes  # the line, with its newline if it had one
 
 
 async def read_log(path: Path, *, follow: bool = False, since: float | None = None,
                    until: float | None = None, tail: int | None = None,
                    stop: asyncio.Event | None = None) -> AsyncIterator[LogRecord]:
-    """The records of the log at `path`: the last `tail` (all if None), of those the ones
-    stamped at or after `since` and at or before `until` (epoch seconds). With `follow`,
-    keep yielding new records as they are written until `stop` is set (then drain what
-    was written before it and end), until `until` passes, or until the caller stops
-    iterating. A missing file is an empty log."""
+    """The records of the log at `path`, one by one (see `read_log_batches`)."""
+    async for batch in read_log_batches(path, follow=follow, since=since, until=until,
+                                        tail=tail, stop=stop):
+        for record in batch:
+            yield record
+
+
+async def read_log_batches(path: Path, *, follow: bool = False, since: float | None = None,
+                           until: float | None = None, tail: int | None = None,
+                           stop: asyncio.Event | None = None,
+                           with_time: bool = True) -> AsyncIterator[list[LogRecord]]:
+    """The records of the log at `path`, as lists of what one read of the file held: the
+    last `tail` (all if None), of those the ones stamped at or after `since` and at or
+    before `until` (epoch seconds). With `follow`, keep yielding new records as they are
+    written until `stop` is set (then drain what was written before it and end), until
+    `until` passes, or until the caller stops iterating. A missing file is an empty log.
+    Reading and parsing happen in a worker thread; lists keep large logs from costing a
+    trip through the event loop per line. Without `with_time` (and no `since`/`until`)
+    timestamps are not parsed and records carry an empty `time`: most of the cost of a
+    large log."""
     since_ns = None if since is None else int(since * 1e9)
     until_ns = None if until is None else int(until * 1e9)
-    reader = _Reader(Path(path))
+    reader = _Reader(Path(path), parse_time=with_time or since is not None or until is not None)
     watcher = _Watcher(Path(path)) if follow else None
+
+    def next_batch() -> tuple[list[LogRecord], bool, bool]:
+        """(records, anything read, `until` passed)."""
+        lines = reader.read_lines()
+        batch = []
+        for record, stamp in reader.records(lines):
+            if until_ns is not None and stamp > until_ns:
+                return batch, True, True
+            if since_ns is None or stamp >= since_ns:
+                batch.append(record)
+        return batch, bool(lines), False
+
     try:
         await asyncio.to_thread(reader.open, tail)
         # Draining: read to the end once more, then finish (no follow, or stop was set,
         # so output written just before the stop still counts).
         draining = not follow
         while True:
-            lines = await asyncio.to_thread(reader.read_lines)
-            if lines:
-                for record, stamp in reader.records(lines):
-                    if until_ns is not None and stamp > until_ns:
-                        return
-                    if since_ns is None or stamp >= since_ns:
-                        yield record
+            batch, read_any, past_until = await asyncio.to_thread(next_batch)
+            if batch:
+                yield batch
+            if past_until:
+                return
+            if read_any:
                 continue
             if draining:
                 break
@@ -74,9 +100,10 @@ async def read_log(path: Path, *, follow: bool = False, since: float | None = No
             assert watcher is not None
             await watcher.wait(stop)
         # Output that never got its newline (the container ended mid-line).
-        for record, stamp in reader.flush_partial():
-            if (since_ns is None or stamp >= since_ns) and (until_ns is None or stamp <= until_ns):
-                yield record
+        rest = [record for record, stamp in reader.flush_partial()
+                if (since_ns is None or stamp >= since_ns) and (until_ns is None or stamp <= until_ns)]
+        if rest:
+            yield rest
     finally:
         reader.close()
         if watcher is not None:
@@ -86,8 +113,9 @@ async def read_log(path: Path, *, follow: bool = False, since: float | None = No
 # ── the file side (runs in worker threads) ────────────────────────────────────────────
 
 class _Reader:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, parse_time: bool = True):
         self.path = path
+        self.parse_time = parse_time
         self._fd = -1
         self._rest = b""
         # Per stream, the pieces of a line still being assembled: (time, stamp, parts).
@@ -139,10 +167,13 @@ class _Reader:
                 continue
             ts, stream_b, tag, text = parts
             stream = "stderr" if stream_b == b"stderr" else "stdout"
-            parsed = self._timestamp(ts)
-            if parsed is None:
-                continue
-            stamp, when = parsed
+            if self.parse_time:
+                parsed = self._timestamp(ts)
+                if parsed is None:
+                    continue
+                stamp, when = parsed
+            else:
+                stamp, when = 0, ""
             pending = self._partial.get(stream)
             if tag == b"P":
                 if pending is None:

@@ -83,15 +83,14 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         tail = None if tail_text in ("", "all") else _int_param("tail", tail_text)
         response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
         await response.prepare(request)
-        async for entry in containers.logs(record["Id"], follow=boolean(request, "follow"),
+        wanted = {"stdout": want_out, "stderr": want_err}
+        async for batch in containers.logs(record["Id"], follow=boolean(request, "follow"),
                                            since=_time_param(request, "since"),
-                                           until=_time_param(request, "until"), tail=tail):
-            if (entry.stream == "stdout" and not want_out) or (entry.stream == "stderr" and not want_err):
-                continue
-            data = entry.data
-            if timestamps:
-                data = entry.time.encode() + b" " + data
-            await response.write(data if tty else stdcopy.frame(stdcopy.STREAM_NUMBERS[entry.stream], data))
+                                           until=_time_param(request, "until"), tail=tail,
+                                           with_time=timestamps):
+            chunk = encode_log_batch(batch, wanted, tty=tty, timestamps=timestamps)
+            if chunk:
+                await response.write(chunk)
         await response.write_eof()
         return response
 
@@ -104,10 +103,12 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         detach_keys = parse_detach_keys(request.query.get("detachKeys"))
         response, client = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
         if boolean(request, "logs"):
-            async for entry in containers.logs(record["Id"], follow=False, since=None, until=None, tail=None):
-                number = stdcopy.STREAM_NUMBERS[entry.stream]
-                if want.get(number):
-                    await client.write(entry.data if tty else stdcopy.frame(number, entry.data))
+            wanted = {"stdout": want[stdcopy.STDOUT], "stderr": want[stdcopy.STDERR]}
+            async for batch in containers.logs(record["Id"], follow=False, since=None, until=None,
+                                               tail=None, with_time=False):
+                chunk = encode_log_batch(batch, wanted, tty=tty, timestamps=False)
+                if chunk:
+                    await client.write(chunk)
         if not boolean(request, "stream", True):
             return response
         connection = await containers.attach(record["Id"])
@@ -174,6 +175,25 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("GET", cid + "/stats", stats),
         ("POST", "/containers/prune", prune),
     ]
+
+
+def encode_log_batch(batch: list[Any], wanted: dict[str, bool], *, tty: bool, timestamps: bool) -> bytes:
+    """Log records as the bytes of a logs/attach stream: raw on a TTY, else stdcopy frames,
+    one frame per run of lines on the same stream (clients split lines themselves)."""
+    parts: list[bytes] = []
+    run: list[bytes] = []
+    run_stream = ""
+    for entry in batch:
+        if not wanted.get(entry.stream):
+            continue
+        if entry.stream != run_stream and run:
+            parts.append(b"".join(run) if tty else stdcopy.frame(stdcopy.STREAM_NUMBERS[run_stream], b"".join(run)))
+            run = []
+        run_stream = entry.stream
+        run.append(entry.time.encode() + b" " + entry.data if timestamps else entry.data)
+    if run:
+        parts.append(b"".join(run) if tty else stdcopy.frame(stdcopy.STREAM_NUMBERS[run_stream], b"".join(run)))
+    return b"".join(parts)
 
 
 def _time_param(request: web.Request, name: str) -> float | None:
