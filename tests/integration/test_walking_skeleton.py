@@ -187,9 +187,20 @@ def test_daemon_restart_keeps_containers_running(fresh_daemon, how):
     wait_ready(d)
     assert cid[:12] in d.cli("ps").stdout.decode()
     assert d.cli("wait", short).stdout.strip() == b"3"
+    # The new daemon drives what the old one started: exec, logs -f, attach.
+    assert d.docker("exec", cid, "echo", "exec-after-restart").stdout == b"exec-after-restart\n"
+    follower = subprocess.Popen([str(c.BIN / "dockyard"), "-H", d.host, "logs", "-f", cid],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    attacher = subprocess.Popen(["docker", "-H", d.host, "attach", "--no-stdin", cid],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    d.docker("exec", cid, "sh", "-c", "echo from-exec > /proc/1/fd/1")
+    time.sleep(0.3)
     assert "Exited (3)" in d.cli("ps", "-a").stdout.decode()
     d.cli("stop", "-t", "5", cid)
     assert d.cli("wait", cid).stdout.strip() == b"7"
+    assert b"from-exec" in follower.communicate(timeout=10)[0]
+    assert b"from-exec" in attacher.communicate(timeout=10)[0]
     d.cli("rm", cid, short)
 
 
