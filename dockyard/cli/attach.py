@@ -30,8 +30,13 @@ def pump(
     tty: bool,
     stdin: bool,
     detach_keys: bytes = DEFAULT_DETACH_KEYS,
+    stdout: bool = True,
+    stderr: bool = True,
 ) -> bool:
-    """Copy until the output ends; returns True if the user detached with the keys."""
+    """Copy until the output ends; returns True if the user detached with the keys.
+
+    Output of a stream that was not asked for (`stdout`/`stderr` False) is dropped.
+    """
     detached = threading.Event()
     if stdin:
         threading.Thread(
@@ -55,22 +60,35 @@ def pump(
         if not data:
             break
         if demuxer is None:
-            cli.out_bytes(data)
+            if stdout or stderr:
+                cli.out_bytes(data)
             continue
         for stream, payload in demuxer.feed(data):
             if stream == 2:
-                cli.err_bytes(payload)
+                if stderr:
+                    cli.err_bytes(payload)
             elif stream == 3:
                 raise StatusError(payload.decode("utf-8", "replace"), 1)
-            else:
+            elif stdout:
                 cli.out_bytes(payload)
     return detached.is_set()
 
 
 def parse_detach_keys(spec: str | None) -> bytes:
-    """Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `a,b`, `ctrl-@`..."""
+    """Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `a,b`, `ctrl-@`...
+
+    A spec that does not parse falls back to the default keys, as Docker's client does
+    (the daemon, which also receives the spec, is the one to refuse it).
+    """
     if not spec:
         return DEFAULT_DETACH_KEYS
+    try:
+        return _detach_keys(spec)
+    except StatusError:
+        return DEFAULT_DETACH_KEYS
+
+
+def _detach_keys(spec: str) -> bytes:
     keys = bytearray()
     for part in spec.split(","):
         part = part.strip()

@@ -9,9 +9,11 @@ way Docker does and exits 1.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from dockyard.client.api import APIClient
 
 
@@ -79,12 +81,37 @@ class Cli:
             self.stderr.write(data.decode("utf-8", "replace"))
 
 
-def parse_filters(values: list[str]) -> dict[str, list[str]]:
-    """`--filter key=value` flags as the API's filter map."""
+def parse_args(cli: Cli, spec: Any, argv: list[str]) -> tuple[Any, list[str]]:
+    """`spec.parse(argv)`, printing the notes pflag prints (deprecated flag spellings)."""
+    opts, args = spec.parse(argv)
+    for note in getattr(opts, "_notices", ()):
+        cli.out(note)
+    return opts, args
+
+
+def filter_value(value: str) -> tuple[str, str] | None:
+    """A `--filter` value as Docker's FilterOpt reads it: (lowercased name, value)."""
+    if value == "":
+        return None
+    name, sep, val = value.partition("=")
+    if not sep:
+        raise ValueError("bad format of filter (expected name=value)")
+    return name.strip().lower(), val.strip()
+
+
+def parse_filters(values: list[Any]) -> dict[str, list[str]]:
+    """`--filter key=value` flags (raw strings or filter_value pairs) as the API's filter map."""
     filters: dict[str, list[str]] = {}
     for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise StatusError(f"bad format of filter (expected name=value): {item}", 125)
-        filters.setdefault(key.strip().lower(), []).append(value)
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            key, value = item
+        else:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise StatusError(f"bad format of filter (expected name=value): {item}", 125)
+            key = key.strip().lower()
+        if value not in filters.setdefault(key, []):
+            filters[key].append(value)
     return filters

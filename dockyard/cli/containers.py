@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Container verbs other than run/create: ps, start, stop, restart, kill, rm, logs, wait.
+"""Container verbs other than run/create, exec/attach, cp and stats: ps, start, stop,
+restart, kill, rm, pause, unpause, wait, rename, update, logs, port, top, diff, export,
+commit and container prune.
 
-Verbs that take several containers act on each in turn, print each name that worked
-and each error as it happens, and exit 1 if any failed — Docker's behaviour, which
-scripts rely on (`dockyard rm -f $(dockyard ps -aq)` removes what it can).
+Verbs that take several containers act on each, print each name that worked, and
+report the failures — Docker's behaviour, which scripts rely on (`dockyard rm -f
+$(dockyard ps -aq)` removes what it can). Like Docker, most print the errors together
+at the end and exit 1; `start` prints each as it happens, then a summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dockyard.cli.command import Cli, StatusError, filter_value, parse_args, parse_filters
+from dockyard.cli.parser import Command, Flag, is_set
 
-from dockyard.cli.command import Cli, StatusError, parse_filters
-from dockyard.cli.parser import Command, Flag
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 PS = Command(
     "ps",
@@ -26,6 +31,7 @@ PS = Command(
             "list",
             type_name="filter",
             help="Filter output based on conditions provided",
+            validate=filter_value,
         ),
         Flag("format", "", "string", help="Format output using a custom template"),
         Flag(
@@ -66,27 +72,57 @@ PS_TABLE = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 )
 
+PS_RAW = (
+    "container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\n"
+    "created_at: {{.CreatedAt}}\nstate: {{- pad .State 1 0}}\nstatus: {{- pad .Status 1 0}}\n"
+    "names: {{.Names}}\nlabels: {{- pad .Labels 1 0}}\nports: {{- pad .Ports 1 0}}\n"
+)
+
 
 def cmd_ps(cli: Cli, argv: list[str], path: str) -> int:
-    opts, _ = PS.with_path(path).parse(argv)
-    limit = 1 if opts.latest else (opts.last if opts.last and opts.last > 0 else None)
-    fmt = opts.format
+    opts, _ = parse_args(cli, PS.with_path(path), argv)
+    fmt = opts.format or ""
+    if fmt and opts.quiet:
+        cli.stderr.write("WARNING: Ignoring custom format, because both --format and --quiet are set.\n")
+    limit = opts.last
+    if opts.latest and opts.last == -1:
+        limit = 1
+    size = bool(opts.size)
+    if fmt:
+        from dockyard.cli.listing import parse_template
+        from dockyard.cli.templates import TemplateError
+
+        template = parse_template(fmt if fmt not in ("table", "json", "raw") else "{{.ID}}")
+        probe = ContainerRow({}, trunc=True)
+        try:
+            template.execute(probe)
+        except TemplateError as exc:
+            raise StatusError(f"failed to execute template: {exc}", 1) from None
+        if not opts.quiet and not size and not is_set(opts, "size") and "Size" in probe.used:
+            size = True
+    containers = cli.client.containers(
+        all=opts.all,
+        limit=limit if limit and limit > 0 else None,
+        size=size,
+        filters=parse_filters(opts.filter),
+    )
     if opts.quiet:
         fmt = "{{.ID}}"
-    want_size = opts.size or bool(fmt and ".Size" in fmt)
-    containers = cli.client.containers(
-        all=opts.all, limit=limit, size=want_size, filters=parse_filters(opts.filter)
-    )
-    table = PS_TABLE + ("\t{{.Size}}" if opts.size and not fmt else "")
+    elif fmt in ("", "table"):
+        fmt = PS_TABLE + ("\t{{.Size}}" if size else "")
+    elif fmt == "raw":
+        fmt = PS_RAW + ("size: {{.Size}}\n" if size else "")
     from dockyard.cli.listing import render_list
 
     rows = [ContainerRow(c, trunc=not opts.no_trunc) for c in containers]
-    cli.stdout.write(render_list(fmt, rows, PS_TITLES, table))
+    cli.stdout.write(render_list(fmt, rows, PS_TITLES, PS_TABLE))
     return 0
 
 
 class ContainerRow:
     """One `ps` row; attribute names are Docker's template fields."""
+
+    GO_TYPE = "*formatter.ContainerContext"
 
     FIELDS = [
         "Command",
@@ -110,6 +146,7 @@ class ContainerRow:
         self.c = summary
         self.trunc = trunc
         self.now = now
+        self.used: set[str] = set()
 
     @property
     def ID(self) -> str:  # noqa: N802 - Go template field names
@@ -121,13 +158,22 @@ class ContainerRow:
     def Image(self) -> str:  # noqa: N802
         from dockyard.cli.formatting import short_id
 
-        image = self.c.get("Image") or "<no image>"
+        image = self.c.get("Image") or ""
+        if not image:
+            return "<no image>"
         if self.trunc:
-            if image.startswith("sha256:"):
+            image_id = self.c.get("ImageID") or ""
+            if short_id(image_id) == short_id(image) or (
+                not image_id and image.startswith("sha256:")
+            ):
                 return short_id(image)
-            if "@sha256:" in image:
-                # A reference pinned by digest shows its name only, as in Docker.
-                return image.split("@", 1)[0]
+            # A reference pinned by digest shows its name (and tag) only, and in its
+            # familiar form, as in Docker.
+            image = image.split("@", 1)[0]
+            for prefix in ("docker.io/library/", "docker.io/"):
+                if image.startswith(prefix):
+                    image = image[len(prefix) :]
+                    break
         return image
 
     @property
@@ -170,6 +216,7 @@ class ContainerRow:
     def Size(self) -> str:  # noqa: N802
         from dockyard.units import human_size
 
+        self.used.add("Size")
         rw = human_size(self.c.get("SizeRw") or 0)
         root = self.c.get("SizeRootFs") or 0
         return f"{rw} (virtual {human_size(root)})" if root > 0 else rw
@@ -187,7 +234,7 @@ class ContainerRow:
     @property
     def Labels(self) -> str:  # noqa: N802
         labels = self.c.get("Labels") or {}
-        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return ",".join(sorted(f"{k}={v}" for k, v in labels.items()))
 
     def Label(self, name: str) -> str:  # noqa: N802
         return (self.c.get("Labels") or {}).get(name, "")
@@ -214,13 +261,14 @@ class ContainerRow:
 
     @property
     def Platform(self) -> Any:  # noqa: N802
-        return self.c.get("ImageManifestDescriptor", {}).get("platform")
+        descriptor = self.c.get("ImageManifestDescriptor") or {}
+        return descriptor.get("platform")
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}
 
 
-# --- start / stop / restart / kill / rm / wait ---------------------------------------
+# --- start / stop / restart / kill / rm / pause / unpause / wait ----------------------
 
 START = Command(
     "start",
@@ -232,20 +280,24 @@ START = Command(
             "detach-keys", "", "string", help="Override the key sequence for detaching a container"
         ),
         Flag("interactive", "i", help="Attach container's STDIN"),
+        Flag("checkpoint", "", "string", hidden=True),
+        Flag("checkpoint-dir", "", "string", hidden=True),
     ],
     min_args=1,
     aliases=["container start", "start"],
 )
 
+_STOP_FLAGS = [
+    Flag("signal", "s", "string", help="Signal to send to the container"),
+    Flag("timeout", "t", "int", help="Seconds to wait before killing the container"),
+    Flag("time", "", "int", dest="timeout", deprecated="use --timeout instead"),
+]
+
 STOP = Command(
     "stop",
     "[OPTIONS] CONTAINER [CONTAINER...]",
     "Stop one or more running containers",
-    [
-        Flag("signal", "s", "string", help="Signal to send to the container"),
-        Flag("timeout", "t", "int", help="Seconds to wait before killing the container"),
-        Flag("time", "", "int", hidden=True),
-    ],
+    _STOP_FLAGS,
     min_args=1,
     aliases=["container stop", "stop"],
 )
@@ -254,7 +306,7 @@ RESTART = Command(
     "restart",
     "[OPTIONS] CONTAINER [CONTAINER...]",
     "Restart one or more containers",
-    STOP.flags,
+    _STOP_FLAGS,
     min_args=1,
     aliases=["container restart", "restart"],
 )
@@ -281,6 +333,24 @@ RM = Command(
     aliases=["container rm", "container remove", "rm"],
 )
 
+PAUSE = Command(
+    "pause",
+    "CONTAINER [CONTAINER...]",
+    "Pause all processes within one or more containers",
+    [],
+    min_args=1,
+    aliases=["container pause", "pause"],
+)
+
+UNPAUSE = Command(
+    "unpause",
+    "CONTAINER [CONTAINER...]",
+    "Unpause all processes within one or more containers",
+    [],
+    min_args=1,
+    aliases=["container unpause", "unpause"],
+)
+
 WAIT = Command(
     "wait",
     "CONTAINER [CONTAINER...]",
@@ -290,19 +360,32 @@ WAIT = Command(
     aliases=["container wait", "wait"],
 )
 
+RENAME = Command(
+    "rename",
+    "CONTAINER NEW_NAME",
+    "Rename a container",
+    [],
+    min_args=2,
+    max_args=2,
+    aliases=["container rename", "rename"],
+)
+
 
 def cmd_start(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = START.with_path(path).parse(argv)
+    opts, args = parse_args(cli, START.with_path(path), argv)
     if opts.attach or opts.interactive:
         if len(args) > 1:
             raise StatusError("you cannot start and attach multiple containers at once", 1)
         from dockyard.cli.run import start_attached
 
         return start_attached(cli, args[0], stdin=opts.interactive, detach_keys=opts.detach_keys)
+    if opts.checkpoint:
+        if len(args) > 1:
+            raise StatusError("you cannot restore multiple containers at once", 1)
     failed = []
     for name in args:
         try:
-            cli.client.start(name, detach_keys=opts.detach_keys)
+            cli.client.start(name)
         except _api_errors() as exc:
             cli.err(str(exc))
             failed.append(name)
@@ -314,33 +397,54 @@ def cmd_start(cli: Cli, argv: list[str], path: str) -> int:
 
 
 def cmd_stop(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = STOP.with_path(path).parse(argv)
-    timeout = opts.timeout if opts.timeout is not None else opts.time
+    opts, args = parse_args(cli, STOP.with_path(path), argv)
+    timeout = opts.timeout if is_set(opts, "timeout") else None
     return _each(cli, args, lambda n: cli.client.stop(n, timeout=timeout, signal=opts.signal))
 
 
 def cmd_restart(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = RESTART.with_path(path).parse(argv)
-    timeout = opts.timeout if opts.timeout is not None else opts.time
+    opts, args = parse_args(cli, RESTART.with_path(path), argv)
+    timeout = opts.timeout if is_set(opts, "timeout") else None
     return _each(cli, args, lambda n: cli.client.restart(n, timeout=timeout, signal=opts.signal))
 
 
 def cmd_kill(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = KILL.with_path(path).parse(argv)
+    opts, args = parse_args(cli, KILL.with_path(path), argv)
     return _each(cli, args, lambda n: cli.client.kill(n, signal=opts.signal))
 
 
 def cmd_rm(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = RM.with_path(path).parse(argv)
-    return _each(
-        cli,
-        args,
-        lambda n: cli.client.remove_container(n, force=opts.force, v=opts.volumes, link=opts.link),
-    )
+    opts, args = parse_args(cli, RM.with_path(path), argv)
+    from dockyard.client.errors import APIError
+
+    def remove(name: str) -> None:
+        ident = name.strip("/")
+        if not ident:
+            raise _Failure("container name cannot be empty")
+        try:
+            cli.client.remove_container(ident, force=opts.force, v=opts.volumes, link=opts.link)
+        except APIError as exc:
+            if opts.force and exc.status == 404:
+                # Gone already is what -f asked for: say so, but do not fail.
+                cli.err(str(exc))
+                raise _Skip from None
+            raise
+
+    return _each(cli, args, remove)
+
+
+def cmd_pause(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, PAUSE.with_path(path), argv)
+    return _each(cli, args, cli.client.pause)
+
+
+def cmd_unpause(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, UNPAUSE.with_path(path), argv)
+    return _each(cli, args, cli.client.unpause)
 
 
 def cmd_wait(cli: Cli, argv: list[str], path: str) -> int:
-    _, args = WAIT.with_path(path).parse(argv)
+    _, args = parse_args(cli, WAIT.with_path(path), argv)
 
     def wait_one(name: str) -> str:
         result = cli.client.wait(name) or {}
@@ -349,21 +453,139 @@ def cmd_wait(cli: Cli, argv: list[str], path: str) -> int:
     return _each(cli, args, wait_one)
 
 
+def cmd_rename(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, RENAME.with_path(path), argv)
+    old, new = args[0].strip(), args[1].strip()
+    if not old or not new:
+        raise StatusError("Error: Neither old nor new names may be empty", 1)
+    try:
+        cli.client.rename(old, new)
+    except _api_errors() as exc:
+        cli.err(str(exc))
+        raise StatusError(f"Error: failed to rename container named {old}", 1) from None
+    return 0
+
+
+class _Failure(Exception):
+    """A per-container failure found on our side, reported like the daemon's errors."""
+
+
+class _Skip(Exception):
+    """The container is skipped: neither printed nor counted as a failure."""
+
+
 def _each(cli: Cli, names: list[str], action: Callable[[str], Any]) -> int:
-    """Apply `action` to every name; print the name (or what it returns) or the error."""
-    status = 0
+    """Apply `action` to every name and print the name (or what it returns); the
+    errors are printed together at the end, as Docker joins them."""
+    errors: list[str] = []
     for name in names:
         try:
             result = action(name)
-        except _api_errors() as exc:
-            cli.err(str(exc))
-            status = 1
+        except _Skip:
+            continue
+        except (_Failure, *_api_errors()) as exc:
+            errors.append(str(exc))
         else:
             cli.out(result if isinstance(result, str) else name)
-    return status
+    if errors:
+        raise StatusError("\n".join(errors), 1)
+    return 0
 
 
-# --- logs -------------------------------------------------------------------------
+# --- update ------------------------------------------------------------------------
+
+UPDATE = Command(
+    "update",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Update configuration of one or more containers",
+    [
+        Flag("blkio-weight", "", "uint16", help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)"),
+        Flag("cpu-period", "", "int", help="Limit CPU CFS (Completely Fair Scheduler) period"),
+        Flag("cpu-quota", "", "int", help="Limit CPU CFS (Completely Fair Scheduler) quota"),
+        Flag("cpu-rt-period", "", "int", help="Limit the CPU real-time period in microseconds"),
+        Flag("cpu-rt-runtime", "", "int", help="Limit the CPU real-time runtime in microseconds"),
+        Flag("cpu-shares", "c", "int", help="CPU shares (relative weight)"),
+        Flag("cpus", "", "string", type_name="decimal", help="Number of CPUs", validate=lambda v: _opts().nano_cpus(v)),
+        Flag("cpuset-cpus", "", "string", help="CPUs in which to allow execution (0-3, 0,1)"),
+        Flag("cpuset-mems", "", "string", help="MEMs in which to allow execution (0-3, 0,1)"),
+        Flag("kernel-memory", "", "string", type_name="bytes", help="Kernel memory limit (deprecated)", validate=lambda v: _opts().mem_bytes(v)),
+        Flag("memory", "m", "string", type_name="bytes", help="Memory limit", validate=lambda v: _opts().mem_bytes(v)),
+        Flag("memory-reservation", "", "string", type_name="bytes", help="Memory soft limit", validate=lambda v: _opts().mem_bytes(v)),
+        Flag("memory-swap", "", "string", type_name="bytes", help="Swap limit equal to memory plus swap: -1 to enable unlimited swap", validate=lambda v: _opts().mem_swap_bytes(v)),
+        Flag("pids-limit", "", "int", help="Tune container pids limit (set -1 for unlimited)"),
+        Flag("restart", "", "string", help="Restart policy to apply when a container exits"),
+    ],
+    min_args=1,
+    aliases=["container update", "update"],
+)
+
+
+def cmd_update(cli: Cli, argv: list[str], path: str) -> int:
+    opts, args = parse_args(cli, UPDATE.with_path(path), argv)
+    if not opts._given:
+        raise StatusError("you must provide one or more flags when using this command", 1)
+    restart = {"Name": "", "MaximumRetryCount": 0}
+    if opts.restart:
+        try:
+            restart = _opts().parse_restart_policy(opts.restart)
+        except ValueError as exc:
+            raise StatusError(str(exc), 1) from None
+    update: dict[str, Any] = {
+        "CpuShares": opts.cpu_shares or 0,
+        "Memory": opts.memory or 0,
+        "NanoCpus": opts.cpus or 0,
+        "CgroupParent": "",
+        "BlkioWeight": opts.blkio_weight or 0,
+        "BlkioWeightDevice": None,
+        "BlkioDeviceReadBps": None,
+        "BlkioDeviceWriteBps": None,
+        "BlkioDeviceReadIOps": None,
+        "BlkioDeviceWriteIOps": None,
+        "CpuPeriod": opts.cpu_period or 0,
+        "CpuQuota": opts.cpu_quota or 0,
+        "CpuRealtimePeriod": opts.cpu_rt_period or 0,
+        "CpuRealtimeRuntime": opts.cpu_rt_runtime or 0,
+        "CpusetCpus": opts.cpuset_cpus or "",
+        "CpusetMems": opts.cpuset_mems or "",
+        "Devices": None,
+        "DeviceCgroupRules": None,
+        "DeviceRequests": None,
+    }
+    if opts.kernel_memory:
+        update["KernelMemory"] = opts.kernel_memory
+    update.update(
+        {
+            "MemoryReservation": opts.memory_reservation or 0,
+            "MemorySwap": opts.memory_swap or 0,
+            "MemorySwappiness": None,
+            "OomKillDisable": None,
+            "PidsLimit": opts.pids_limit if opts.pids_limit else None,
+            "Ulimits": None,
+            "CpuCount": 0,
+            "CpuPercent": 0,
+            "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+            "RestartPolicy": restart,
+        }
+    )
+    warnings: list[str] = []
+    errors: list[str] = []
+    for name in args:
+        try:
+            result = cli.client.update_container(name, update)
+        except _api_errors() as exc:
+            errors.append(str(exc))
+        else:
+            cli.out(name)
+            warnings += result.get("Warnings") or []
+    if warnings:
+        cli.out("\n".join(warnings))
+    if errors:
+        raise StatusError("\n".join(errors), 1)
+    return 0
+
+
+# --- logs ---------------------------------------------------------------------------
 
 LOGS = Command(
     "logs",
@@ -400,17 +622,18 @@ LOGS = Command(
 
 
 def cmd_logs(cli: Cli, argv: list[str], path: str) -> int:
-    opts, args = LOGS.with_path(path).parse(argv)
-    name = args[0]
-    info = cli.client.inspect_container(name)
+    opts, args = parse_args(cli, LOGS.with_path(path), argv)
+    info = cli.client.inspect_container(args[0])
     tty = bool((info.get("Config") or {}).get("Tty"))
+    since = _timestamp(opts.since, "since")
+    until = _timestamp(opts.until, "until")
     chunks = cli.client.logs(
-        name,
+        info.get("Id") or args[0],
         follow=opts.follow,
         timestamps=opts.timestamps,
         tail=opts.tail,
-        since=_docker_time(opts.since),
-        until=_docker_time(opts.until),
+        since=since,
+        until=until,
         details=opts.details,
     )
     copy_output(cli, chunks, tty)
@@ -436,26 +659,283 @@ def copy_output(cli: Cli, chunks: Any, tty: bool) -> None:
                 cli.out_bytes(payload)
 
 
-def _docker_time(value: str | None) -> str | None:
-    """--since/--until: relative durations ("10m", "1h30m") become unix timestamps."""
+def _timestamp(value: str | None, name: str) -> str | None:
+    """--since/--until as the API wants them (Docker's GetTimestamp)."""
     if not value:
-        return value
+        return None
+    try:
+        return _opts().get_timestamp(value)
+    except ValueError as exc:
+        raise StatusError(f'invalid value for "{name}": {exc}', 1) from None
+
+
+# --- port, top, diff, export, commit, prune ----------------------------------------------
+
+PORT = Command(
+    "port",
+    "CONTAINER [PRIVATE_PORT[/PROTO]]",
+    "List port mappings or a specific mapping for the container",
+    [],
+    min_args=1,
+    max_args=2,
+    aliases=["container port", "port"],
+)
+
+TOP = Command(
+    "top",
+    "CONTAINER [ps OPTIONS]",
+    "Display the running processes of a container",
+    [],
+    min_args=1,
+    interspersed=False,
+    aliases=["container top", "top"],
+)
+
+DIFF = Command(
+    "diff",
+    "CONTAINER",
+    "Inspect changes to files or directories on a container's filesystem",
+    [],
+    min_args=1,
+    max_args=1,
+    aliases=["container diff", "diff"],
+)
+
+EXPORT = Command(
+    "export",
+    "[OPTIONS] CONTAINER",
+    "Export a container's filesystem as a tar archive",
+    [Flag("output", "o", "string", help="Write to a file, instead of STDOUT")],
+    min_args=1,
+    max_args=1,
+    aliases=["container export", "export"],
+)
+
+COMMIT = Command(
+    "commit",
+    "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+    "Create a new image from a container's changes",
+    [
+        Flag("author", "a", "string", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")'),
+        Flag("change", "c", "list", help="Apply Dockerfile instruction to the created image"),
+        Flag("message", "m", "string", help="Commit message"),
+        Flag("pause", "p", default=True, help="Pause container during commit"),
+    ],
+    min_args=1,
+    max_args=2,
+    interspersed=False,
+    aliases=["container commit", "commit"],
+)
+
+PRUNE = Command(
+    "container prune",
+    "[OPTIONS]",
+    "Remove all stopped containers",
+    [
+        Flag("filter", "", "list", type_name="filter", help='Provide filter values (e.g. "until=<timestamp>")', validate=filter_value),
+        Flag("force", "f", help="Do not prompt for confirmation"),
+    ],
+    max_args=0,
+)
+
+
+def cmd_port(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, PORT.with_path(path), argv)
+    name = args[0]
+    info = cli.client.inspect_container(name)
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    out: list[str] = []
+    if len(args) > 1:
+        port, _, proto = args[1].partition("/")
+        proto = proto or "tcp"
+        if not (port.isdigit() and int(port) <= 65535):
+            kind = "invalid syntax" if not port.isdigit() else "value out of range"
+            raise StatusError(
+                f'Error: invalid port ({port}): strconv.ParseUint: parsing "{port}": {kind}', 1
+            )
+        frontends = ports.get(f"{port}/{proto}") or []
+        if not frontends:
+            raise StatusError(f"Error: No public port '{args[1]}' published for {name}", 1)
+        out = [_join_host_port(f.get("HostIp", ""), f.get("HostPort", "")) for f in frontends]
+    else:
+        for private, frontends in ports.items():
+            for frontend in frontends or []:
+                out.append(
+                    f"{private} -> {_join_host_port(frontend.get('HostIp', ''), frontend.get('HostPort', ''))}"
+                )
+    if out:
+        cli.out("\n".join(sorted(out, key=_natural_key)))
+    return 0
+
+
+def cmd_top(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, TOP.with_path(path), argv)
+    result = cli.client.top(args[0], " ".join(args[1:]) or None)
+    from dockyard.cli.formatting import tabwrite
+
+    lines = ["\t".join(result.get("Titles") or [])]
+    lines += ["\t".join(process) for process in result.get("Processes") or []]
+    cli.stdout.write(tabwrite("\n".join(lines), minwidth=20, padding=3) + "\n")
+    return 0
+
+
+_CHANGE_KINDS = {0: "C", 1: "A", 2: "D"}
+
+
+def cmd_diff(cli: Cli, argv: list[str], path: str) -> int:
+    _, args = parse_args(cli, DIFF.with_path(path), argv)
+    if not args[0]:
+        raise StatusError("Container name cannot be empty", 1)
+    for change in cli.client.diff(args[0]):
+        cli.out(f"{_CHANGE_KINDS.get(change.get('Kind'), '?')} {change.get('Path', '')}")
+    return 0
+
+
+def cmd_export(cli: Cli, argv: list[str], path: str) -> int:
+    opts, args = parse_args(cli, EXPORT.with_path(path), argv)
+    if not opts.output:
+        if _isatty(cli.stdout):
+            raise StatusError(
+                "cowardly refusing to save to a terminal. Use the -o flag or redirect", 1
+            )
+        for chunk in cli.client.export(args[0]):
+            cli.out_bytes(chunk)
+        return 0
+    writer = AtomicFile(opts.output, "failed to export container")
+    try:
+        for chunk in cli.client.export(args[0]):
+            writer.write(chunk)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.commit()
+    return 0
+
+
+def cmd_commit(cli: Cli, argv: list[str], path: str) -> int:
+    opts, args = parse_args(cli, COMMIT.with_path(path), argv)
+    repository = tag = ""
+    if len(args) > 1 and args[1]:
+        from dockyard.distribution import reference
+        from dockyard.errors import DockyardError
+
+        try:
+            ref = reference.parse(args[1])
+        except DockyardError as exc:
+            raise StatusError(exc.message, 1) from None
+        if ref.digest:
+            raise StatusError("refusing to create a tag with a digest reference", 1)
+        repository = f"{ref.domain}/{ref.path}"
+        tag = ref.tag or "latest"
+    result = cli.client.commit(
+        args[0],
+        repository,
+        tag,
+        message=opts.message or "",
+        author=opts.author or "",
+        changes=list(opts.change),
+        pause=opts.pause,
+    )
+    cli.out(result.get("Id", ""))
+    return 0
+
+
+PRUNE_WARNING = "WARNING! This will remove all stopped containers."
+
+
+def cmd_container_prune(cli: Cli, argv: list[str], path: str) -> int:
+    opts, _ = parse_args(cli, PRUNE.with_path(path), argv)
+    if not opts.force and not confirm(cli, PRUNE_WARNING):
+        return 0
+    report = cli.client.prune_containers(parse_filters(opts.filter))
+    deleted = report.get("ContainersDeleted") or []
+    reclaimed = report.get("SpaceReclaimed") or 0
+    if deleted:
+        cli.out("Deleted Containers:\n" + "".join(f"{d}\n" for d in deleted))
+    else:
+        reclaimed = 0
+    from dockyard.units import human_size
+
+    cli.out(f"Total reclaimed space: {human_size(reclaimed, 4)}")
+    return 0
+
+
+def confirm(cli: Cli, message: str) -> bool:
+    """Docker's prompt: the message, `Are you sure you want to continue? [y/N] `, y/Y is yes."""
+    cli.stdout.write(f"{message}\nAre you sure you want to continue? [y/N] ")
+    cli.stdout.flush()
+    try:
+        answer = cli.stdin.readline()
+    except (OSError, ValueError):
+        answer = ""
+    return answer.strip() in ("y", "Y")
+
+
+class AtomicFile:
+    """Docker's atomicwriter: a temporary file beside the target, renamed into place."""
+
+    def __init__(self, path: str, context: str):
+        import os
+        import tempfile
+
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise StatusError(f"{context}: cannot write to a directory: {path}", 1)
+        if not os.path.isdir(directory):
+            raise StatusError(
+                f"{context}: invalid output path: directory {directory!r} does not exist".replace("'", '"'),
+                1,
+            )
+        fd, self.temp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path), dir=directory)
+        self.handle = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+
+    def commit(self) -> None:
+        import os
+
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.chmod(self.temp, 0o600)
+        os.replace(self.temp, self.path)
+
+    def discard(self) -> None:
+        import os
+
+        self.handle.close()
+        try:
+            os.unlink(self.temp)
+        except OSError:
+            pass
+
+
+def _join_host_port(host: str, port: str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _natural_key(text: str) -> list[Any]:
+    """sortorder.NaturalLess: digit runs compare as numbers."""
     import re
-    import time
 
-    if re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value):
-        seconds = 0.0
-        for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", value):
-            scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-            seconds += float(number) * scale[unit]
-        return f"{time.time() - seconds:.9f}"
-    from dockyard.cli.formatting import parse_timestamp
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", text)]
 
-    if "T" in value or "-" in value[1:]:
-        stamp = parse_timestamp(value if "T" in value else value + "T00:00:00Z")
-        if stamp is not None:
-            return f"{stamp:.9f}"
-    return value  # a unix timestamp already, or something the daemon will judge
+
+def _isatty(stream: Any) -> bool:
+    import os
+
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _opts() -> Any:
+    from dockyard.cli import opts
+
+    return opts
 
 
 def _api_errors() -> tuple[type[BaseException], ...]:

@@ -10,11 +10,14 @@ width 10, padding 3).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from dockyard.units import human_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 ELLIPSIS = "\u2026"
 
@@ -82,9 +85,9 @@ def display_ports(ports: Iterable[dict[str, Any]] | None) -> str:
         ports or [],
         key=lambda p: (
             p.get("PrivatePort", 0),
+            p.get("IP", ""),
             p.get("PublicPort", 0),
             p.get("Type", ""),
-            p.get("IP", ""),
         ),
     )
     groups: dict[str, list[int]] = {}

@@ -53,7 +53,11 @@ def cmd_inspect(cli: Cli, argv: list[str], path: str) -> int:
     kinds = _KINDS
     if opts.type:
         if opts.type not in _KINDS:
-            raise StatusError(f'"{opts.type}" is not a valid value for --type', 1)
+            raise StatusError(
+                f'unknown type: "{opts.type}": must be one of "config", "container", "image", '
+                '"network", "node", "plugin", "secret", "service", "task", "volume"',
+                1,
+            )
         kinds = [opts.type]
     return _inspect(cli, args, kinds, opts.format, opts.size)
 
@@ -119,5 +123,9 @@ def _print_formatted(cli: Cli, objects: list[Any], fmt: str) -> None:
         try:
             line = template.execute(obj, strict=True)
         except TemplateError as exc:
-            raise StatusError(f"template parsing error: template: {exc}", 1) from None
+            text = str(exc)
+            # Docker's writer still ends the (empty) output line before the error.
+            cli.out()
+            prefix = "" if text.startswith("template:") else "template: "
+            raise StatusError(f"template parsing error: {prefix}{text}", 1) from None
         cli.out(line)

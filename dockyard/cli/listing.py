@@ -8,12 +8,14 @@ title, which is how `table {{.ID}}\\t{{.Image}}` gets `CONTAINER ID   IMAGE`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from dockyard.cli.command import StatusError
 from dockyard.cli.formatting import tabwrite
 from dockyard.cli.templates import Template, TemplateError, unescape
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 
 class HeaderRow:

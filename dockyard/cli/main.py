@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
 
 from dockyard.cli.command import Cli, StatusError
 from dockyard.cli.parser import PROG, HelpRequested, UsageError
 from dockyard.client.errors import APIError, ClientError, DaemonUnavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # name → (module, function, summary). The function takes (cli, argv, path).
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -31,6 +34,65 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "dockyard.cli.containers",
         "cmd_wait",
         "Block until one or more containers stop, then print their exit codes",
+    ),
+    "pause": (
+        "dockyard.cli.containers",
+        "cmd_pause",
+        "Pause all processes within one or more containers",
+    ),
+    "unpause": (
+        "dockyard.cli.containers",
+        "cmd_unpause",
+        "Unpause all processes within one or more containers",
+    ),
+    "rename": ("dockyard.cli.containers", "cmd_rename", "Rename a container"),
+    "update": (
+        "dockyard.cli.containers",
+        "cmd_update",
+        "Update configuration of one or more containers",
+    ),
+    "port": (
+        "dockyard.cli.containers",
+        "cmd_port",
+        "List port mappings or a specific mapping for the container",
+    ),
+    "top": ("dockyard.cli.containers", "cmd_top", "Display the running processes of a container"),
+    "diff": (
+        "dockyard.cli.containers",
+        "cmd_diff",
+        "Inspect changes to files or directories on a container's filesystem",
+    ),
+    "export": (
+        "dockyard.cli.containers",
+        "cmd_export",
+        "Export a container's filesystem as a tar archive",
+    ),
+    "commit": (
+        "dockyard.cli.containers",
+        "cmd_commit",
+        "Create a new image from a container's changes",
+    ),
+    "exec": ("dockyard.cli.exec", "cmd_exec", "Execute a command in a running container"),
+    "attach": (
+        "dockyard.cli.exec",
+        "cmd_attach",
+        "Attach local standard input, output, and error streams to a running container",
+    ),
+    "cp": (
+        "dockyard.cli.cp",
+        "cmd_cp",
+        "Copy files/folders between a container and the local filesystem",
+    ),
+    "stats": (
+        "dockyard.cli.stats",
+        "cmd_stats",
+        "Display a live stream of container(s) resource usage statistics",
+    ),
+    "events": ("dockyard.cli.events", "cmd_events", "Get real time events from the server"),
+    "container prune": (
+        "dockyard.cli.containers",
+        "cmd_container_prune",
+        "Remove all stopped containers",
     ),
     "inspect": (
         "dockyard.cli.inspect",
@@ -58,6 +120,32 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("dockyard.cli.images", "cmd_load", "Load an image from a tar archive or STDIN"),
     "version": ("dockyard.cli.system", "cmd_version", "Show the dockyard version information"),
     "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
+    # Reached only through their group (`dockyard volume ls`), so left out of the help's
+    # top-level list.
+    "volume create": ("dockyard.cli.volume", "cmd_create", "Create a volume"),
+    "volume inspect": (
+        "dockyard.cli.volume",
+        "cmd_inspect",
+        "Display detailed information on one or more volumes",
+    ),
+    "volume ls": ("dockyard.cli.volume", "cmd_ls", "List volumes"),
+    "volume prune": ("dockyard.cli.volume", "cmd_prune", "Remove unused local volumes"),
+    "volume rm": ("dockyard.cli.volume", "cmd_rm", "Remove one or more volumes"),
+    "network connect": ("dockyard.cli.network", "cmd_connect", "Connect a container to a network"),
+    "network create": ("dockyard.cli.network", "cmd_create", "Create a network"),
+    "network disconnect": (
+        "dockyard.cli.network",
+        "cmd_disconnect",
+        "Disconnect a container from a network",
+    ),
+    "network inspect": (
+        "dockyard.cli.network",
+        "cmd_inspect",
+        "Display detailed information on one or more networks",
+    ),
+    "network ls": ("dockyard.cli.network", "cmd_ls", "List networks"),
+    "network prune": ("dockyard.cli.network", "cmd_prune", "Remove all unused networks"),
+    "network rm": ("dockyard.cli.network", "cmd_rm", "Remove one or more networks"),
 }
 
 # `dockyard container X` / `dockyard image X` → the top-level command of the same meaning.
@@ -79,8 +167,23 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "logs": "logs",
             "wait": "wait",
             "inspect": "container inspect",
+            "attach": "attach",
+            "commit": "commit",
+            "cp": "cp",
+            "diff": "diff",
+            "exec": "exec",
+            "export": "export",
+            "pause": "pause",
+            "port": "port",
+            "prune": "container prune",
+            "rename": "rename",
+            "stats": "stats",
+            "top": "top",
+            "unpause": "unpause",
+            "update": "update",
         },
     ),
+    "system": ("Manage Docker", {"events": "events", "info": "info"}),
     "image": (
         "Manage images",
         {
@@ -96,6 +199,32 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "pull": "pull",
         },
     ),
+    "volume": (
+        "Manage volumes",
+        {
+            "create": "volume create",
+            "inspect": "volume inspect",
+            "ls": "volume ls",
+            "list": "volume ls",
+            "prune": "volume prune",
+            "rm": "volume rm",
+            "remove": "volume rm",
+        },
+    ),
+    "network": (
+        "Manage networks",
+        {
+            "connect": "network connect",
+            "create": "network create",
+            "disconnect": "network disconnect",
+            "inspect": "network inspect",
+            "ls": "network ls",
+            "list": "network ls",
+            "prune": "network prune",
+            "rm": "network rm",
+            "remove": "network rm",
+        },
+    ),
 }
 
 # Typed-specific inspect commands share the inspect module.
@@ -104,7 +233,7 @@ _SPECIAL = {
     "image inspect": ("dockyard.cli.inspect", "cmd_image_inspect"),
 }
 
-COMMON = ["run", "ps", "pull", "images", "version", "info"]
+COMMON = ["run", "exec", "ps", "pull", "images", "version", "info"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,7 +373,7 @@ def help_text() -> str:
     lines += [
         f"  {name.ljust(width)}{summary}"
         for name, (_, _, summary) in sorted(COMMANDS.items())
-        if name not in COMMON
+        if name not in COMMON and " " not in name
     ]
     lines += [f"  {'daemon'.ljust(width)}Run the dockyard daemon"]
     lines += [

@@ -10,9 +10,12 @@ line and a hint, and exit 125 (bad flags) or 1 (wrong argument count), as Docker
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 PROG = "dockyard"
 
@@ -30,14 +33,28 @@ class HelpRequested(Exception):
 
 
 class Flag:
-    """One flag. `kind` is bool, string, int, float or list (repeatable, string values).
+    """One flag. `kind` is bool, string, int, uint16, float, list (repeatable) or map
+    (repeatable `key=value`, kept in a dict).
 
-    `type_name` is the word shown after the flag in help ("string", "list", ...).
-    (Plain classes rather than dataclasses here: importing dataclasses costs the CLI
-    several milliseconds of startup.)
+    `validate` converts and checks a value (raising ValueError with Docker's message);
+    `dest` lets two spellings share one value (`--net`/`--network`); `deprecated` is the
+    hint printed when a deprecated spelling is used. `type_name` is the word shown after
+    the flag in help ("string", "list", ...). (Plain classes rather than dataclasses
+    here: importing dataclasses costs the CLI several milliseconds of startup.)
     """
 
-    __slots__ = ("long", "short", "kind", "default", "help", "type_name", "hidden")
+    __slots__ = (
+        "long",
+        "short",
+        "kind",
+        "default",
+        "help",
+        "type_name",
+        "hidden",
+        "validate",
+        "_dest",
+        "deprecated",
+    )
 
     def __init__(
         self,
@@ -48,6 +65,9 @@ class Flag:
         help: str = "",
         type_name: str = "",
         hidden: bool = False,
+        validate: Callable[[str], Any] | None = None,
+        dest: str = "",
+        deprecated: str = "",
     ):
         self.long = long
         self.short = short
@@ -55,18 +75,25 @@ class Flag:
         self.default = default
         self.help = help
         self.type_name = type_name
-        self.hidden = hidden
+        self.hidden = hidden or bool(deprecated)
+        self.validate = validate
+        self._dest = dest
+        self.deprecated = deprecated
 
     @property
     def dest(self) -> str:
-        return self.long.replace("-", "_")
+        return self._dest or self.long.replace("-", "_")
 
     def initial(self) -> Any:
         if self.kind == "list":
             return list(self.default or [])
+        if self.kind == "map":
+            return dict(self.default or {})
         if self.default is not None:
             return self.default
-        return {"bool": False, "string": None, "int": None, "float": None}[self.kind]
+        return {"bool": False, "string": None, "int": None, "uint16": None, "float": None}[
+            self.kind
+        ]
 
 
 class Command:
@@ -141,14 +168,19 @@ class Command:
 def parse(command: Command, argv: Sequence[str]) -> tuple[SimpleNamespace, list[str]]:
     by_long = {f.long: f for f in command.flags}
     by_short = {f.short: f for f in command.flags if f.short}
-    values: dict[str, Any] = {f.dest: f.initial() for f in command.flags}
+    values: dict[str, Any] = {}
+    for f in command.flags:
+        values.setdefault(f.dest, f.initial())
     given: set[str] = set()
+    notices: list[str] = []
     args: list[str] = []
     items = list(argv)
     i = 0
 
     def store(flag_: Flag, raw: str, shown: str) -> None:
         given.add(flag_.dest)
+        if flag_.deprecated:
+            notices.append(f"Flag --{flag_.long} has been deprecated, {flag_.deprecated}")
         try:
             value = _convert(flag_, raw)
         except ValueError as exc:
@@ -157,6 +189,9 @@ def parse(command: Command, argv: Sequence[str]) -> tuple[SimpleNamespace, list[
             ) from None
         if flag_.kind == "list":
             values[flag_.dest].append(value)
+        elif flag_.kind == "map":
+            key, _, val = str(value).partition("=")
+            values[flag_.dest][key] = val
         else:
             values[flag_.dest] = value
 
@@ -220,6 +255,7 @@ def parse(command: Command, argv: Sequence[str]) -> tuple[SimpleNamespace, list[
     _check_count(command, args)
     options = SimpleNamespace(**values)
     options._given = given
+    options._notices = notices
     return options, args
 
 
@@ -253,6 +289,8 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 def _convert(flag_: Flag, raw: str) -> Any:
     # The messages quote Go's strconv errors, which scripts and users have seen for years.
+    if flag_.validate is not None and flag_.kind != "bool":
+        return flag_.validate(raw)
     if flag_.kind == "bool":
         if raw in _TRUE:
             return True
@@ -264,6 +302,12 @@ def _convert(flag_: Flag, raw: str) -> Any:
             return int(raw, 10)
         except ValueError:
             raise ValueError(f'strconv.ParseInt: parsing "{raw}": invalid syntax') from None
+    if flag_.kind == "uint16":
+        if not raw.isdigit():
+            raise ValueError(f'strconv.ParseUint: parsing "{raw}": invalid syntax')
+        if int(raw) > 65535:
+            raise ValueError(f'strconv.ParseUint: parsing "{raw}": value out of range')
+        return int(raw)
     if flag_.kind == "float":
         try:
             return float(raw)
@@ -278,12 +322,16 @@ def _shown(flag_: Flag) -> str:
 
 def _flag_head(flag_: Flag) -> str:
     head = f"  -{flag_.short}, --{flag_.long}" if flag_.short else f"      --{flag_.long}"
-    type_name = flag_.type_name or {"bool": "", "list": "list"}.get(flag_.kind, flag_.kind)
+    type_name = flag_.type_name or {"bool": "", "list": "list", "map": "map"}.get(
+        flag_.kind, flag_.kind
+    )
     return f"{head} {type_name}" if type_name else head
 
 
 def _default_note(flag_: Flag) -> str:
-    if flag_.kind in ("bool", "list") or flag_.default in (None, "", 0):
+    if flag_.kind == "bool":
+        return " (default true)" if flag_.default is True else ""
+    if flag_.kind in ("list", "map") or flag_.default in (None, "", 0):
         return ""
     shown = f'"{flag_.default}"' if flag_.kind == "string" else str(flag_.default)
     return f" (default {shown})"

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """`run` and `create` (and `start -a`): create, pull if missing, attach, wait, start.
 
-The order is Docker's. For a foreground `run`: create the container (on "No such image"
-pull it, showing progress on stderr, and create again), attach to its stdio, register a
-wait (`next-exit`, or `removed` with --rm) *before* starting so a fast exit cannot be
-missed, start, copy the streams, and exit with the container's status. Failures before
-the container runs exit 125, or 126/127 when the daemon says the command cannot be
-executed or found — the codes shells use — with Docker's `<prog>: <error>` message.
+The order is Docker's. `run` creates the container (on "No such image" it pulls it,
+showing progress on stderr, and creates again), attaches to its stdio, registers a wait
+(`next-exit`, or `removed` with --rm) *before* starting so a fast exit cannot be missed,
+starts it, copies the streams and exits with the container's status. `run -d` prints
+the ID, registers the wait and starts. Failures before the container runs exit 125, or
+126/127 when the daemon says the command cannot be executed or found — the codes shells
+use — with Docker's `<prog>: <error>` message and help hint.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-from dockyard.cli.command import Cli, StatusError
+from dockyard.cli.command import Cli, StatusError, parse_args
 from dockyard.cli.parser import PROG, Command
 from dockyard.cli.runconfig import FlagError, build_create_body, run_flags
 
@@ -40,27 +41,36 @@ CREATE = Command(
 )
 
 
+class CreateError(Exception):
+    """A failure of the create step found on our side (cidfile, image reference...)."""
+
+
 def cmd_run(cli: Cli, argv: list[str], path: str) -> int:
     spec = RUN.with_path(path)
-    opts, args = spec.parse(argv)
+    opts, args = parse_args(cli, spec, argv)
+    _check_pull_option(opts, "run")
+    body = _body(cli, opts, args, "run", detach=opts.detach)
+    if not opts.detach:
+        if body["Tty"] and body["AttachStdin"] and not _isatty(cli.stdin):
+            raise StatusError("the input device is not a TTY", 1)
+    elif opts.attach:
+        raise StatusError("conflicting options: cannot specify both --attach and --detach", 1)
     try:
-        return _run(cli, spec, opts, args)
-    except StatusError:
-        raise
-    except _api_errors() as exc:
-        raise run_error(exc, spec) from None
+        container_id = create(cli, body, opts)
+    except (CreateError, *_api_errors()) as exc:
+        raise run_error(exc, "run") from None
+    return _run_created(cli, container_id, body, opts)
 
 
 def cmd_create(cli: Cli, argv: list[str], path: str) -> int:
     spec = CREATE.with_path(path)
-    opts, args = spec.parse(argv)
+    opts, args = parse_args(cli, spec, argv)
+    _check_pull_option(opts, "create")
+    body = _body(cli, opts, args, "create", detach=False)
     try:
-        body = _body(cli, spec, opts, args, detach=False)
         container_id = create(cli, body, opts)
-    except StatusError:
-        raise
-    except _api_errors() as exc:
-        raise run_error(exc, spec) from None
+    except CreateError as exc:
+        raise StatusError(str(exc), 1) from None
     cli.out(container_id)
     return 0
 
@@ -78,82 +88,103 @@ def exit_code_for(message: str) -> int:
     return 125
 
 
-def run_error(exc: BaseException, spec: Command) -> StatusError:
-    """`dockyard: Error response from daemon: ...` plus the help hint, with its exit code."""
+def run_error(exc: BaseException, command: str = "run") -> StatusError:
+    """`dockyard: <error>` plus the help hint, with Docker's exit code for it."""
     message = str(exc)
     return StatusError(
-        f"{PROG}: {message}\n\nRun '{PROG} {spec.path} --help' for more information",
+        f"{PROG}: {message}\n\nRun '{PROG} {command} --help' for more information",
         exit_code_for(message),
     )
 
 
 def create(cli: Cli, body: dict[str, Any], opts: SimpleNamespace) -> str:
-    """Create the container, pulling its image first if needed; returns the ID."""
+    """Docker's createContainer: cidfile, pull policy, create (pulling a missing image
+    and retrying), warnings; returns the new container's ID."""
     from dockyard.client.errors import APIError
 
-    image = body["Image"]
-    pull_policy = (opts.pull or "missing").lower()
-    if pull_policy not in ("always", "missing", "never"):
-        raise StatusError(
-            f'{PROG}: invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"',
-            125,
-        )
-    if pull_policy == "always":
-        _pull(cli, image, opts)
+    cidfile = _CidFile(opts.cidfile)
     try:
-        result = cli.client.create_container(body, name=opts.name, platform=opts.platform)
-    except APIError as exc:
-        if not (exc.status == 404 and "image" in exc.message.lower()) or pull_policy != "missing":
-            raise
-        cli.err(f"Unable to find image '{_tagged(image)}' locally")
-        _pull(cli, image, opts)
-        result = cli.client.create_container(body, name=opts.name, platform=opts.platform)
-    for warning in result.get("Warnings") or []:
-        cli.err(f"WARNING: {warning}")
-    return result["Id"]
+        image = body["Image"]
+        named = _named_reference(image)
+        platform = opts.platform or None
+        if platform:
+            _check_platform(platform)
+        policy = opts.pull or "missing"
+        if policy == "always":
+            _pull(cli, image, opts)
+        console = _terminal_size(cli.stdout)
+        if console is not None:
+            body["HostConfig"]["ConsoleSize"] = list(console)
+        try:
+            result = cli.client.create_container(body, name=opts.name, platform=platform)
+        except APIError as exc:
+            if not (exc.status == 404 and named is not None and policy == "missing"):
+                raise
+            if not opts.quiet:
+                cli.err(f"Unable to find image '{named}' locally")
+            _pull(cli, image, opts)
+            result = cli.client.create_container(body, name=opts.name, platform=platform)
+        warnings = list(result.get("Warnings") or [])
+        warning = _localhost_dns_warning(body["HostConfig"].get("Dns") or [])
+        if warning:
+            warnings.append(warning)
+        for text in warnings:
+            cli.err(f"WARNING: {text}")
+        container_id = result["Id"]
+        cidfile.write(container_id)
+        return container_id
+    finally:
+        cidfile.close()
 
 
 def start_attached(
     cli: Cli, container: str, *, stdin: bool = False, detach_keys: str | None = None
 ) -> int:
-    """`start -a [-i]`: attach, wait, start, copy streams; the container's exit status."""
+    """`start -a [-i]`: inspect, attach, wait, start, copy streams; the exit status."""
     info = cli.client.inspect_container(container)
     config = info.get("Config") or {}
     host_config = info.get("HostConfig") or {}
-    attach_stdin = stdin and bool(config.get("OpenStdin"))
     return _attach_and_run(
         cli,
         info.get("Id", container),
         tty=bool(config.get("Tty")),
-        stdin=attach_stdin,
+        stdin=stdin and bool(config.get("OpenStdin")),
         stdout=True,
         stderr=True,
         auto_remove=bool(host_config.get("AutoRemove")),
         detach_keys=detach_keys,
-        sig_proxy=True,
+        sig_proxy=not config.get("Tty"),
+        start_error=lambda exc: exc,
     )
 
 
 # --- the run flow -----------------------------------------------------------------------
 
 
-def _run(cli: Cli, spec: Command, opts: SimpleNamespace, args: list[str]) -> int:
-    body = _body(cli, spec, opts, args, detach=opts.detach)
-    container_id = create(cli, body, opts)
-    if opts.detach:
-        cli.client.start(container_id)
+def _run_created(cli: Cli, container_id: str, body: dict[str, Any], opts: SimpleNamespace) -> int:
+    stdin, stdout, stderr = body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]
+    auto_remove = body["HostConfig"]["AutoRemove"]
+    if not (stdin or stdout or stderr):
         cli.out(container_id)
+        waiter = cli.client.wait_begin(container_id, "removed" if auto_remove else "next-exit")
+        try:
+            cli.client.start(container_id)
+        except _api_errors() as exc:
+            if auto_remove:
+                _quiet_result(waiter)
+            raise run_error(exc, "run") from None
         return 0
     return _attach_and_run(
         cli,
         container_id,
         tty=body["Tty"],
-        stdin=body["AttachStdin"],
-        stdout=body["AttachStdout"],
-        stderr=body["AttachStderr"],
-        auto_remove=body["HostConfig"]["AutoRemove"],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        auto_remove=auto_remove,
         detach_keys=opts.detach_keys,
-        sig_proxy=opts.sig_proxy and not body["Tty"],
+        sig_proxy=bool(opts.sig_proxy),
+        start_error=lambda exc: run_error(exc, "run"),
     )
 
 
@@ -168,96 +199,190 @@ def _attach_and_run(
     auto_remove: bool,
     detach_keys: str | None,
     sig_proxy: bool,
+    start_error: Any,
 ) -> int:
     from dockyard.cli import attach
 
     keys = attach.parse_detach_keys(detach_keys)
     client = cli.client
-    conn = None
-    if stdin or stdout or stderr:
+    stop_proxy = (
+        attach.proxy_signals(lambda sig: client.kill(container_id, signal=sig))
+        if sig_proxy
+        else (lambda: None)
+    )
+    try:
         conn = client.attach_socket(
             container_id, stdin=stdin, stdout=stdout, stderr=stderr, detach_keys=detach_keys
         )
-    try:
-        waiter = client.wait_begin(container_id, "removed" if auto_remove else "next-exit")
         try:
-            client.start(container_id)
-        except _api_errors() as exc:
-            # Docker removes nothing here; with --rm the daemon cleans up on its own.
-            raise StatusError(
-                f"{PROG}: {exc}\n\nRun '{PROG} run --help' for more information",
-                exit_code_for(str(exc)),
-            ) from None
-        stop_resizing = (
-            attach.follow_resizes(cli, lambda h, w: client.resize(container_id, h, w))
-            if tty
-            else (lambda: None)
-        )
-        stop_proxy = (
-            attach.proxy_signals(lambda sig: client.kill(container_id, signal=sig))
-            if sig_proxy
-            else (lambda: None)
-        )
-        try:
-            if conn is not None:
+            waiter = client.wait_begin(container_id, "removed" if auto_remove else "next-exit")
+            try:
+                client.start(container_id)
+            except _api_errors() as exc:
+                if auto_remove:
+                    _quiet_result(waiter)
+                raise start_error(exc) from None
+            stop_resizing = (
+                attach.follow_resizes(cli, lambda h, w: client.resize(container_id, h, w))
+                if tty and attach.terminal_size(cli.stdout) is not None
+                else (lambda: None)
+            )
+            try:
                 raw = attach.RawTerminal(cli.stdin) if (tty and stdin) else None
                 if raw is not None:
                     with raw:
-                        detached = attach.pump(cli, conn, tty=tty, stdin=stdin, detach_keys=keys)
+                        detached = attach.pump(
+                            cli, conn, tty=tty, stdin=stdin, detach_keys=keys, stdout=stdout, stderr=stderr
+                        )
                 else:
-                    detached = attach.pump(cli, conn, tty=tty, stdin=stdin, detach_keys=keys)
+                    detached = attach.pump(
+                        cli, conn, tty=tty, stdin=stdin, detach_keys=keys, stdout=stdout, stderr=stderr
+                    )
                 if detached:
                     return 0
-            result = waiter.result()
+                result = waiter.result()
+            finally:
+                stop_resizing()
         finally:
-            stop_resizing()
-            stop_proxy()
-    finally:
-        if conn is not None:
             conn.close()
+    finally:
+        stop_proxy()
     error = (result.get("Error") or {}).get("Message")
     if error:
-        cli.err(f"{PROG}: {error}")
+        cli.err(f"Error waiting for container: {error}")
         return 125
     return int(result.get("StatusCode", 0))
 
 
-def _body(
-    cli: Cli, spec: Command, opts: SimpleNamespace, args: list[str], detach: bool
-) -> dict[str, Any]:
-    from dockyard.cli.attach import terminal_size
-
-    console = terminal_size(cli.stdout) if opts.tty else None
+def _quiet_result(waiter: Any) -> None:
     try:
-        body = build_create_body(opts, args, detach=detach, console_size=console)
+        waiter.result(timeout=30)
+    except Exception:
+        pass
+
+
+def _body(
+    cli: Cli, opts: SimpleNamespace, args: list[str], command: str, detach: bool
+) -> dict[str, Any]:
+    try:
+        return build_create_body(opts, args, detach=detach)
     except FlagError as exc:
         raise StatusError(
-            f"{PROG}: {exc}\n\nRun '{PROG} {spec.path} --help' for more information", 125
+            f"{PROG}: {exc}\n\nRun '{PROG} {command} --help' for more information", 125
         ) from None
-    if spec.path.endswith("run") and opts.tty and body["AttachStdin"] and not _isatty(cli.stdin):
-        raise StatusError(f"{PROG}: the input device is not a TTY", 1)
-    return body
+
+
+def _check_pull_option(opts: SimpleNamespace, command: str) -> None:
+    if opts.pull not in ("always", "missing", "never", ""):
+        raise StatusError(
+            f"{PROG}: invalid pull option: '{opts.pull}': must be one of \"always\", \"missing\" or \"never\""
+            f"\n\nRun '{PROG} {command} --help' for more information",
+            125,
+        )
+
+
+def _named_reference(image: str) -> str | None:
+    """The familiar `name:tag` of a named image reference, None for an image ID;
+    raises CreateError with Docker's message for a malformed reference."""
+    import re
+
+    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image):
+        return None
+    from dockyard.distribution import reference
+    from dockyard.errors import DockyardError
+
+    try:
+        ref = reference.parse(image)
+    except DockyardError as exc:
+        raise CreateError(exc.message) from None
+    familiar = reference.familiar(ref)
+    if ref.tag is None and ref.digest is None:
+        familiar += ":latest"
+    return familiar
+
+
+def _check_platform(platform: str) -> None:
+    parts = platform.split("/")
+    ok = 1 <= len(parts) <= 3 and all(p and p.replace("_", "").replace("-", "").isalnum() for p in parts)
+    if not ok:
+        raise CreateError(
+            f'error parsing specified platform: "{platform}": cannot parse platform specifier: invalid argument'
+        )
+
+
+def _localhost_dns_warning(servers: list[str]) -> str:
+    import ipaddress
+
+    for server in servers:
+        try:
+            address = ipaddress.ip_address(server)
+        except ValueError:
+            continue
+        if address.is_loopback:
+            return f"Localhost DNS ({address}) may fail in containers."
+    return ""
 
 
 def _pull(cli: Cli, image: str, opts: SimpleNamespace) -> None:
-    from dockyard.cli.images import pull_image, split_reference
+    from dockyard.cli.progress import StreamError, display_stream
+    from dockyard.distribution import reference
 
-    name, tag, digest = split_reference(image)
-    pull_image(
-        cli,
-        name,
-        digest or tag or "latest",
-        platform=opts.platform,
-        quiet=opts.quiet,
-        out=cli.stderr,
-    )
+    ref = reference.parse(image)
+    tag = ref.digest or ref.tag or "latest"
+    messages = cli.client.pull(f"{ref.domain}/{ref.path}", tag=tag, platform=opts.platform or None)
+    try:
+        if opts.quiet:
+            for message in messages:
+                if message.get("error") or message.get("errorDetail"):
+                    detail = message.get("errorDetail") or {}
+                    raise StreamError(str(message.get("error") or detail.get("message")), 1)
+            return
+        display_stream(messages, cli.stderr)
+    except StreamError as exc:
+        raise CreateError(exc.message) from None
 
 
-def _tagged(image: str) -> str:
-    from dockyard.cli.images import split_reference
+class _CidFile:
+    """--cidfile: refused if it exists, created before the container, removed if unused."""
 
-    _, tag, digest = split_reference(image)
-    return image if (tag or digest) else f"{image}:latest"
+    def __init__(self, path: str | None):
+        self.path = path
+        self.handle: Any = None
+        self.written = False
+        if not path:
+            return
+        if os.path.lexists(path):
+            raise CreateError(
+                f"container ID file found, make sure the other container isn't running or delete {path}"
+            )
+        try:
+            self.handle = open(path, "w")
+        except OSError as exc:
+            raise CreateError(
+                f"failed to create the container ID file: open {path}: {(exc.strerror or '').lower()}"
+            ) from None
+
+    def write(self, container_id: str) -> None:
+        if self.handle is not None:
+            self.handle.write(container_id)
+            self.written = True
+
+    def close(self) -> None:
+        if self.handle is None:
+            return
+        self.handle.close()
+        self.handle = None
+        if not self.written:
+            try:
+                os.remove(self.path or "")
+            except OSError:
+                pass
+
+
+def _terminal_size(stream: Any) -> tuple[int, int] | None:
+    from dockyard.cli.attach import terminal_size
+
+    return terminal_size(stream)
 
 
 def _isatty(stream: Any) -> bool:

@@ -18,12 +18,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class TemplateError(ValueError):
-    """A template that does not parse or cannot be executed on the given data."""
+    """A template that does not parse or cannot be executed on the given data.
+
+    `node` is the field chain being evaluated when execution failed (".Nope"), used to
+    give Go's `template: :LINE:COL: executing "" at <.Nope>: ...` form.
+    """
+
+    def __init__(self, message: str, node: str | None = None):
+        super().__init__(message)
+        self.node = node
 
 
 def render(template: str, data: Any, strict: bool = False) -> str:
@@ -41,15 +52,44 @@ class Template:
 
     def __init__(self, source: str):
         self.source = source
-        self.nodes = _Parser(source).parse()
+        parser = _Parser(source)
+        try:
+            self.nodes = parser.parse()
+        except TemplateError as exc:
+            text = str(exc)
+            if text.startswith("template: ") and not text.startswith("template: :"):
+                line = source[: parser.offset].count("\n") + 1
+                raise TemplateError(f"template: :{line}: {text[len('template: '):]}") from None
+            raise
 
     def execute(self, data: Any, strict: bool = False) -> str:
         """Render with `data` as `.`. `strict` makes a key missing from a map an error,
         as `inspect --format` does (Go's missingkey=error); otherwise it is `<no value>`.
+        Errors read as Go's: `template: :1:2: executing "" at <.Nope>: ...`.
         """
         out: list[str] = []
-        _Exec(data, strict).run(self.nodes, data, {"$": data}, out)
+        try:
+            _Exec(data, strict).run(self.nodes, data, {"$": data}, out)
+        except TemplateError as exc:
+            if exc.node is None:
+                raise
+            message = str(exc)
+            prefix = f'executing "" at <{exc.node}>: '
+            message = message.removeprefix(prefix)
+            raise TemplateError(
+                f"template: :{self._location(exc.node)}: {prefix}{message}", exc.node
+            ) from None
         return "".join(out)
+
+    def _location(self, node: str) -> str:
+        """LINE:COL of `node` in the source, as Go's ErrorContext gives it."""
+        pos = self.source.find(node)
+        if pos < 0:
+            pos = 0
+        text = self.source[:pos]
+        newline = text.rfind("\n")
+        column = pos if newline < 0 else pos - newline - 1
+        return f"{text.count(chr(10)) + 1}:{column}"
 
 
 # --- values -----------------------------------------------------------------------
@@ -174,7 +214,11 @@ def _fn_join(items: Any, sep: str) -> str:
 
 
 def _fn_pad(text: Any, left: int, right: int) -> str:
-    return " " * int(left) + go_string(text) + " " * int(right)
+    # Docker's padWithSpace leaves an empty string empty.
+    value = go_string(text)
+    if value == "":
+        return value
+    return " " * int(left) + value + " " * int(right)
 
 
 def _fn_truncate(text: Any, length: int) -> str:
@@ -377,6 +421,8 @@ class _Parser:
         self.source = source
 
     def parse(self) -> list[Any]:
+        self.offset = 0  # where the action being parsed starts, for error lines
+        self.offsets: list[int] = []
         self.items = self._split(self.source)
         self.pos = 0
         nodes, stop = self._block(top=True)
@@ -400,6 +446,7 @@ class _Parser:
                 inner_start += 1
             end = self._action_end(source, inner_start)
             if end < 0:
+                self.offset = start
                 raise TemplateError("template: unclosed action")
             inner_end = end
             after = end + 2
@@ -414,11 +461,22 @@ class _Parser:
                 trim_after = False
             items.append(("text", text))
             items.append(("action", source[inner_start:inner_end].strip()))
+            self.offsets.append(start)
             pos = after
             if trim_after:
                 while pos < len(source) and source[pos] in " \t\r\n":
                     pos += 1
-        return [i for i in items if i != ("text", "")]
+        kept = []
+        actions = iter(self.offsets)
+        self.item_offsets: list[int] = []
+        last = 0
+        for item in items:
+            if item[0] == "action":
+                last = next(actions)
+            if item != ("text", ""):
+                kept.append(item)
+                self.item_offsets.append(last)
+        return kept
 
     @staticmethod
     def _action_end(source: str, pos: int) -> int:
@@ -441,6 +499,7 @@ class _Parser:
         nodes: list[Any] = []
         while self.pos < len(self.items):
             kind, value = self.items[self.pos]
+            self.offset = self.item_offsets[self.pos]
             self.pos += 1
             if kind == "text":
                 nodes.append(Text(value))
@@ -707,18 +766,22 @@ class _Exec:
                 if self.strict and name not in value:
                     chain = "." + ".".join(names)
                     raise TemplateError(
-                        f'executing "" at <{chain}>: map has no entry for key "{name}"'
+                        f'executing "" at <{chain}>: map has no entry for key "{name}"', chain
                     )
                 value = value.get(name, MISSING)
             elif value is None or value is MISSING:
                 # Go stops at nil pointers; Docker's map-based data gives <no value>.
                 return MISSING if value is MISSING else None
             elif isinstance(value, list | tuple | str | int | float | bool):
-                raise TemplateError(f"can't evaluate field {name} in type {_go_type(value)}")
+                raise TemplateError(
+                    f"can't evaluate field {name} in type {_go_type(value)}",
+                    "." + ".".join(names),
+                )
             else:
                 if name.startswith("_") or not hasattr(value, name):
+                    go_type = getattr(type(value), "GO_TYPE", type(value).__name__)
                     raise TemplateError(
-                        f"can't evaluate field {name} in type {type(value).__name__}"
+                        f"can't evaluate field {name} in type {go_type}", "." + ".".join(names)
                     )
                 value = getattr(value, name)
                 if callable(value) and (call or not last):

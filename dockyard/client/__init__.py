@@ -8,7 +8,9 @@ pay for http.client.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["APIClient", "APIError", "ClientError", "DaemonUnavailable"]
 

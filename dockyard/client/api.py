@@ -13,10 +13,6 @@ client speaks `API_VERSION` or the daemon's version if that is lower.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
-from urllib.parse import quote, urlencode
 
 from dockyard import API_VERSION, __version__
 from dockyard.client.errors import APIError, DaemonUnavailable
@@ -30,7 +26,12 @@ from dockyard.client.transport import (
 )
 from dockyard.client.wire import Response
 
-Body = bytes | IO[bytes] | Iterable[bytes] | None
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import IO, Any
+
+    Body = bytes | IO[bytes] | Iterable[bytes] | None
 Filters = dict[str, list[str]]
 
 USER_AGENT = f"Dockyard-Client/{__version__} (linux)"
@@ -197,6 +198,164 @@ class APIClient:
 
     def resize(self, container: str, height: int, width: int) -> None:
         self._call("POST", f"/containers/{_id(container)}/resize", {"h": height, "w": width})
+
+    def pause(self, container: str) -> None:
+        self._call("POST", f"/containers/{_id(container)}/pause")
+
+    def unpause(self, container: str) -> None:
+        self._call("POST", f"/containers/{_id(container)}/unpause")
+
+    def rename(self, container: str, name: str) -> None:
+        self._call("POST", f"/containers/{_id(container)}/rename", {"name": name})
+
+    def update_container(self, container: str, update: dict[str, Any]) -> dict[str, Any]:
+        """`POST /containers/{id}/update` with Resources and RestartPolicy; has `Warnings`."""
+        return self._json("POST", f"/containers/{_id(container)}/update", None, update) or {}
+
+    def top(self, container: str, ps_args: str | None = None) -> dict[str, Any]:
+        return self._get_json(f"/containers/{_id(container)}/top", {"ps_args": ps_args})
+
+    def diff(self, container: str) -> list[dict[str, Any]]:
+        """`GET /containers/{id}/changes`: `{"Path", "Kind"}` (0 changed, 1 added, 2 deleted)."""
+        return self._get_json(f"/containers/{_id(container)}/changes") or []
+
+    def export(self, container: str) -> Iterator[bytes]:
+        """`GET /containers/{id}/export`: the container's filesystem as a tar stream."""
+        return iter_chunks(self._send("GET", f"/containers/{_id(container)}/export"))
+
+    def stats(
+        self, container: str, stream: bool = True, one_shot: bool = False
+    ) -> tuple[Iterator[dict[str, Any]], str]:
+        """`GET /containers/{id}/stats`: the stats documents as they arrive, and the
+        daemon's OS ("linux", "windows") from its Server header."""
+        params = {"stream": "1" if stream else "0", "one-shot": one_shot}
+        resp = self._send("GET", f"/containers/{_id(container)}/stats", params)
+        server = resp.getheader("Server") or ""
+        os_type = server.rsplit("(", 1)[-1].rstrip(")").strip().lower() if "(" in server else ""
+        return iter_json(iter_chunks(resp)), os_type
+
+    def prune_containers(self, filters: Filters | None = None) -> dict[str, Any]:
+        return self._json("POST", "/containers/prune", {"filters": _filters(filters)}) or {}
+
+    def commit(
+        self,
+        container: str,
+        repository: str = "",
+        tag: str = "",
+        *,
+        message: str = "",
+        author: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+        config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`POST /commit`: a new image from the container; the answer has its `Id`."""
+        params = {
+            "container": container,
+            "repo": repository,
+            "tag": tag,
+            "comment": message,
+            "author": author,
+            "changes": changes or None,
+            "pause": None if pause else "0",
+        }
+        return self._json("POST", "/commit", params, config)
+
+    # --- exec ---------------------------------------------------------------------
+
+    def exec_create(self, container: str, config: dict[str, Any]) -> dict[str, Any]:
+        """`POST /containers/{id}/exec`; the answer's `Id` names the exec instance."""
+        return self._json("POST", f"/containers/{_id(container)}/exec", None, config)
+
+    def exec_start(self, exec_id: str, config: dict[str, Any]) -> None:
+        """Start a detached exec (`{"Detach": true, ...}`); returns once it runs."""
+        data = json.dumps(config).encode()
+        _read_all(
+            self._send(
+                "POST",
+                f"/exec/{_id(exec_id)}/start",
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+        )
+
+    def exec_attach(self, exec_id: str, config: dict[str, Any]) -> HijackedSocket:
+        """Start an exec attached: a hijacked connection to its stdio."""
+        path = self._url(f"/exec/{_id(exec_id)}/start")
+        sock = self._connect_socket()
+        try:
+            return hijack(
+                sock,
+                path,
+                body=json.dumps(config).encode(),
+                headers={"User-Agent": USER_AGENT},
+            )
+        except BaseException:
+            sock.close()
+            raise
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        return self._get_json(f"/exec/{_id(exec_id)}/json")
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._call("POST", f"/exec/{_id(exec_id)}/resize", {"h": height, "w": width})
+
+    # --- archives (cp) ------------------------------------------------------------
+
+    def stat_path(self, container: str, path: str) -> dict[str, Any]:
+        """`HEAD /containers/{id}/archive`: the PathStat of `path` in the container."""
+        resp = self._send("HEAD", f"/containers/{_id(container)}/archive", {"path": path})
+        header = resp.getheader("X-Docker-Container-Path-Stat")
+        _read_all(resp)
+        return decode_path_stat(header)
+
+    def get_archive(self, container: str, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
+        """`GET /containers/{id}/archive`: a tar stream of `path`, and its PathStat."""
+        resp = self._send("GET", f"/containers/{_id(container)}/archive", {"path": path})
+        try:
+            stat = decode_path_stat(resp.getheader("X-Docker-Container-Path-Stat"))
+        except APIError as exc:
+            resp.close()
+            raise APIError(exc.status, f"unable to get resource stat from response: {exc.message}") from None
+        return iter_chunks(resp), stat
+
+    def put_archive(
+        self,
+        container: str,
+        path: str,
+        data: Body,
+        *,
+        no_overwrite_dir_non_dir: bool = True,
+        copy_uid_gid: bool = False,
+    ) -> None:
+        """`PUT /containers/{id}/archive`: extract the tar `data` into directory `path`."""
+        params = {
+            "path": path,
+            "noOverwriteDirNonDir": "true" if no_overwrite_dir_non_dir else None,
+            "copyUIDGID": "true" if copy_uid_gid else None,
+        }
+        # Docker's client labels the tar stream text/plain; daemons do not look.
+        _read_all(
+            self._send(
+                "PUT",
+                f"/containers/{_id(container)}/archive",
+                params,
+                data=data,
+                headers={"Content-Type": "text/plain"},
+            )
+        )
+
+    # --- system -------------------------------------------------------------------
+
+    def events(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """`GET /events`: the event messages as they arrive (ends at `until`, if given)."""
+        params = {"since": since, "until": until, "filters": _filters(filters)}
+        return iter_json(iter_chunks(self._send("GET", "/events", params)))
 
     # --- images -------------------------------------------------------------------
 
@@ -372,6 +531,8 @@ class PendingWait:
     """A `POST /containers/{id}/wait` running in a thread; `result()` gives its body."""
 
     def __init__(self, client: APIClient, path: str, params: dict[str, Any]):
+        import threading
+
         self.headers_received = threading.Event()
         self._done = threading.Event()
         self._result: dict[str, Any] | None = None
@@ -469,7 +630,21 @@ def _query(params: dict[str, Any]) -> str:
             items.extend((key, str(v)) for v in value)
         else:
             items.append((key, str(value)))
-    return "?" + urlencode(items) if items else ""
+    return "?" + "&".join(f"{_quote_plus(k)}={_quote_plus(v)}" for k, v in items) if items else ""
+
+
+def decode_path_stat(header: str | None) -> dict[str, Any]:
+    """The base64 JSON of an `X-Docker-Container-Path-Stat` header (name, size, mode,
+    mtime, linkTarget; `mode` in Go's os.FileMode bits)."""
+    import base64
+
+    try:
+        stat = json.loads(base64.b64decode(header or "", validate=False) or b"null")
+    except ValueError as exc:
+        raise APIError(500, f"unable to decode container path stat header: {exc}") from None
+    if not isinstance(stat, dict):
+        raise APIError(500, "unable to decode container path stat header: EOF")
+    return stat
 
 
 def _filters(filters: Filters | None) -> str | None:
@@ -481,12 +656,26 @@ def _filters(filters: Filters | None) -> str | None:
 
 
 def _id(container: str) -> str:
-    return quote(container, safe="")
+    return _quote(container, "")
 
 
 def _name(image: str) -> str:
     # Image names keep their slashes in the path, as Docker's client sends them.
-    return quote(image, safe="/:@")
+    return _quote(image, "/:@")
+
+
+# Percent-encoding as urllib.parse does it, without importing urllib.parse (and with it
+# ipaddress): a few milliseconds of every command's start-up.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote(text: str, safe: str) -> str:
+    allowed = _UNRESERVED | frozenset(safe.encode())
+    return "".join(chr(b) if b in allowed else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
+def _quote_plus(text: str) -> str:
+    return _quote(text, " ").replace(" ", "+")
 
 
 def _lower_version(ours: str, theirs: str) -> str:

@@ -8,9 +8,12 @@ A host is a URL. `unix:///path` names a socket file; `tcp://addr[:port]` (also w
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from dockyard import DEFAULT_SOCKET
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_TCP_PORT = 2375
 

@@ -10,8 +10,11 @@ imports on every command, a large part of `dockyard ps`'s run time.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 _MAX_HEAD = 1 << 20
 _READ = 65536
@@ -28,10 +31,12 @@ class Connection:
         self._connect = connect
         self._host_header = host_header
         self.sock: socket.socket | None = None
+        self._method = "GET"
 
     def request(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> None:
         if self.sock is None:
             self.sock = self._connect()
+        self._method = method
         head = {"Host": self._host_header}
         head.update(headers or {})
         chunked = False
@@ -56,7 +61,7 @@ class Connection:
 
     def getresponse(self) -> Response:
         assert self.sock is not None, "request() first"
-        return Response(self.sock)
+        return Response(self.sock, head=self._method == "HEAD")
 
     def close(self) -> None:
         if self.sock is not None:
@@ -67,8 +72,9 @@ class Connection:
 class Response:
     """The status, headers and body of one answer."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, head: bool = False):
         self._sock = sock
+        bodyless = head
         buffer = b""
         while b"\r\n\r\n" not in buffer:
             chunk = sock.recv(_READ)
@@ -93,8 +99,10 @@ class Response:
         self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
         self._remaining: int | None = int(length) if length is not None and not self._chunked else None
-        if self.status in (204, 304) or (100 <= self.status < 200):
+        if bodyless or self.status in (204, 304) or (100 <= self.status < 200):
+            # No body follows, whatever Content-Length says (HEAD describes a GET's body).
             self._remaining = 0
+            self._chunked = False
         self._chunk_left = 0
         self._done = self._remaining == 0
 

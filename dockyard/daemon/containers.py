@@ -760,7 +760,7 @@ class ContainerService:
             "ImageID": record["Image"],
             "Command": " ".join([record["Path"]] + list(record["Args"])),
             "Created": int(parse_rfc3339(record["Created"])),
-            "Ports": [],
+            "Ports": summary_ports(record),
             "Labels": config.get("Labels") or {},
             "State": record["State"]["Status"],
             "Status": status_text(record["State"]),
@@ -832,6 +832,26 @@ def status_text(state: dict[str, Any]) -> str:
     if not finished:
         return ""
     return f"Exited ({state['ExitCode']}) {human_duration(now - finished)} ago"
+
+
+def summary_ports(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """`ps`'s Ports: each published binding, and exposed ports with no binding."""
+    ports = []
+    for key, bindings in sorted((record["NetworkSettings"].get("Ports") or {}).items()):
+        number, _, proto = key.partition("/")
+        if not number.isdigit():
+            continue
+        if not bindings:
+            ports.append({"PrivatePort": int(number), "Type": proto or "tcp"})
+            continue
+        for binding in bindings:
+            entry: dict[str, Any] = {"PrivatePort": int(number), "Type": proto or "tcp"}
+            if binding.get("HostIp") is not None:
+                entry["IP"] = binding["HostIp"]
+            if str(binding.get("HostPort") or "").isdigit():
+                entry["PublicPort"] = int(binding["HostPort"])
+            ports.append(entry)
+    return ports
 
 
 def _wait_result(record: dict[str, Any]) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
         },
         "Mounts": [],
         "Config": config,
-        "NetworkSettings": _network_settings(host_config),
+        "NetworkSettings": _network_settings(body.get("NetworkingConfig")),
     }
 
 
@@ -168,17 +168,15 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
     return merged
 
 
-def merge_env(base: list[str], overrides: list[str]) -> list[str]:
-    """`base` overlaid by `overrides`, by variable name, keeping `base`'s order."""
-    result: dict[str, str] = {}
-    for entry in list(base) + list(overrides):
-        if not isinstance(entry, str):
+def merge_env(image: list[str], requested: list[str]) -> list[str]:
+    """Docker's order: the request's variables first, then the image's that the request
+    does not set."""
+    keys = set()
+    for entry in requested:
+        if not isinstance(entry, str) or not entry.split("=", 1)[0]:
             raise InvalidParameter(f"invalid environment variable: {entry!r}")
-        key = entry.split("=", 1)[0]
-        if not key:
-            raise InvalidParameter(f"invalid environment variable: {entry}")
-        result[key] = entry
-    return list(result.values())
+        keys.add(entry.split("=", 1)[0])
+    return list(requested) + [e for e in image if e.split("=", 1)[0] not in keys]
 
 
 def validate_restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
@@ -239,26 +237,15 @@ def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
     return host_config
 
 
-def _network_settings(host_config: dict[str, Any]) -> dict[str, Any]:
-    # Networking (issue 4) is not implemented yet: every container gets a network
-    # namespace of its own with only loopback, which is what `--network none` gives.
-    return {
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "Ports": {},
-        "HairpinMode": False,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
-        "Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {},
-    }
+def _network_settings(networking: Any) -> dict[str, Any]:
+    """Docker's NetworkSettings of a created container. Networks holds the request's
+    NetworkingConfig.EndpointsConfig for now; the network service's on_create hook
+    checks it and turns it into EndpointSettings keyed by network name."""
+    from dockyard.network.settings import network_settings
+
+    settings = network_settings()
+    endpoints = (networking or {}).get("EndpointsConfig") if isinstance(networking, dict) else None
+    if endpoints is not None and not isinstance(endpoints, dict):
+        raise InvalidParameter("invalid NetworkingConfig: EndpointsConfig must be an object")
+    settings["Networks"] = copy.deepcopy(endpoints or {})
+    return settings

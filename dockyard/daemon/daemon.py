@@ -20,6 +20,7 @@ from dockyard.daemon.execs import ExecService
 from dockyard.daemon.health import HealthMonitor
 from dockyard.images import ImageService
 from dockyard.metadata.db import MetadataDB
+from dockyard.network import NetworkService
 from dockyard.runtime import Runtime
 from dockyard.volumes import VolumeService
 
@@ -41,6 +42,8 @@ class Daemon:
         self.containers = ContainerService(config, self.db, self.images, self.runtime, self.events)
         self.volumes = VolumeService(config, self.db, self.images, self.containers, self.events)
         self.containers.hooks.register(self.volumes)
+        self.networks = NetworkService(config, self.db, self.containers, self.events)
+        self.containers.hooks.register(self.networks)
         self.execs = ExecService(self.containers, self.runtime, self.events)
         self.containers.hooks.register(self.execs)
         self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
@@ -54,6 +57,7 @@ class Daemon:
 
     async def shutdown(self) -> None:
         await self.containers.shutdown()
+        await self.networks.shutdown()
 
     def version(self) -> dict[str, Any]:
         uname = os.uname()

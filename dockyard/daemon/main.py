@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         conmon=args.conmon,
         log_file=args.log_file,
         debug=args.debug,
+        bridge=args.bridge,
+        bip=args.bip,
+        default_address_pools=args.default_address_pool or [],
+        mtu=args.mtu,
+        nft_table=args.nftables_table,
+        docker_compat=args.docker_compat,
     )
     _setup_logging(config)
     try:
@@ -66,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--conmon", default="conmon", help="container monitor binary")
     p.add_argument("--log-file", help="write the daemon's log here instead of stderr")
     p.add_argument("-D", "--debug", action="store_true", help="debug logging")
+    p.add_argument("-b", "--bridge",
+                   help="device of the default bridge network (default dockyard0; 'none' for no default bridge)")
+    p.add_argument("--bip", help="address and prefix of the default bridge, e.g. 172.17.0.1/16")
+    p.add_argument("--default-address-pool", action="append", metavar="base=CIDR,size=N",
+                   help="subnets for new networks (repeatable)")
+    p.add_argument("--mtu", type=int, help="MTU of new bridges (default: 1500, or the uplink's if smaller)")
+    p.add_argument("--nftables-table", help="nftables table for dockyard's rules (default dockyard)")
+    p.add_argument("--no-docker-compat", dest="docker_compat", action="store_false",
+                   help="never add accept rules to iptables' DOCKER-USER/FORWARD chains")
     p.add_argument("-v", "--version", action="version", version=f"dockyardd {__version__}")
     return p
 

@@ -20,7 +20,13 @@ from aiohttp import web
 from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.errors import DockyardError
 from dockyard.server.params import json_response
-from dockyard.server.routers import containers, execs, images, system
+from dockyard.server.routers import (
+    container_files,
+    containers,
+    execs,
+    images,
+    system,
+)
 
 if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
@@ -36,7 +42,7 @@ API_VERSION_KEY: Any = web.RequestKey("api_version", str) if hasattr(web, "Reque
 def make_app(daemon: Daemon) -> web.Application:
     """The Engine API application serving `daemon`."""
     app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
-    for module in (system, containers, execs, images):
+    for module in (system, containers, container_files, execs, images):
         for method, path, handler in module.routes(daemon):
             app.router.add_route(method, path, handler)
             app.router.add_route(method, _VERSION_PREFIX + path, handler)

@@ -60,7 +60,7 @@ def mount_rootfs(lowerdirs: list[Path], container_dir: Path, target: Path) -> No
             raise InvalidParameter(f"overlay paths may not contain ',' or ':': {p}")
     upper, work = container_dir / "diff", container_dir / "work"
     options = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
-    if len(options) + len(",index=off") <= _MAX_OPTIONS:
+    if len(options) + len(_PORTABLE) <= _MAX_OPTIONS:
         _mount_overlay(options, target)
         return
     # Too long for one page: point short symlinks ("0", "1", …) at the layers and let a
@@ -71,7 +71,7 @@ def mount_rootfs(lowerdirs: list[Path], container_dir: Path, target: Path) -> No
     for i, lower in enumerate(lowers):
         os.symlink(lower, links / str(i))
     relative = [str(i) for i in range(len(lowers))]
-    options = f"lowerdir={':'.join(relative)},upperdir={upper},workdir={work}"
+    options = f"lowerdir={':'.join(relative)},upperdir={upper},workdir={work}{_PORTABLE}"
     if len(options) > _MAX_OPTIONS:
         raise InvalidParameter(f"too many layers to mount ({len(lowers)})")
     result = subprocess.run(
@@ -114,11 +114,16 @@ def remove_rw(container_dir: Path) -> None:
         shutil.rmtree(path)
 
 
+# index=off: a layer shared by many containers must not be tied to one upper directory
+# through the overlay index (the default on some kernels). redirect_dir and metacopy off:
+# the upper directory must hold plain files and directories, because diff, commit and
+# export read it as a layer (with those features it would hold pointers into the lowers).
+_PORTABLE = ",index=off,redirect_dir=off,metacopy=off"
+
+
 def _mount_overlay(options: str, target: Path) -> None:
     try:
-        # index=off: a layer shared by many containers must not be tied to one upper
-        # directory through the overlay index (the default on some kernels).
-        _sys.mount("overlay", target, "overlay", 0, options + ",index=off")
+        _sys.mount("overlay", target, "overlay", 0, options + _PORTABLE)
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise

@@ -38,6 +38,9 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
                 daemon.events.publish("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref)
         return json_response(result)
 
+    async def history(request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(images.history, request.match_info["name"]))
+
     async def tag(request: web.Request) -> web.Response:
         repo = request.query.get("repo")
         if not repo:
@@ -126,6 +129,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("GET", "/images/get", save_many),
         ("GET", name + "/json", inspect),
         ("GET", name + "/get", save_one),
+        ("GET", name + "/history", history),
         ("POST", name + "/tag", tag),
         ("DELETE", name, delete),
     ]

@@ -320,7 +320,8 @@ class FakeEngine:
     # --- images ----------------------------------------------------------------------
 
     def _pull(self, conn: socket.socket, req: Request) -> bool:
-        name = req.query["fromImage"][0]
+        # Docker's CLI sends the normalized name (docker.io/library/alpine).
+        name = req.query["fromImage"][0].removeprefix("docker.io/").removeprefix("library/")
         tag = (req.query.get("tag") or ["latest"])[0]
         if name == "nosuch":
             return self._error(

@@ -86,7 +86,7 @@ def test_run_pulls_a_missing_image_and_retries(engine):
         "POST /images/create",
         "POST /containers/create",
     ]
-    assert engine.requests[2].query == {"fromImage": ["alpine"], "tag": ["latest"]}
+    assert engine.requests[2].query == {"fromImage": ["docker.io/library/alpine"], "tag": ["latest"]}
 
 
 def test_run_pull_failure_is_a_daemon_error(engine):
@@ -125,7 +125,12 @@ def test_run_detached_prints_the_full_id(engine):
     status, io_ = run_cli(engine, "run", "-d", "--name", "web", "busybox", "echo", "x")
     cid = next(iter(engine.containers))
     assert status == 0 and io_.out == cid + "\n"
-    assert engine.paths()[1:] == ["POST /containers/create", f"POST /containers/{cid}/start"]
+    # Docker registers a wait before the start even when detached.
+    assert engine.paths()[1:] == [
+        "POST /containers/create",
+        f"POST /containers/{cid}/wait",
+        f"POST /containers/{cid}/start",
+    ]
     assert engine.requests[1].query == {"name": ["web"]}
 
 
@@ -139,9 +144,14 @@ def test_create_prints_id_and_start_attach(engine):
 
 def test_multi_container_verbs_report_each_and_fail_at_the_end(engine):
     run_cli(engine, "create", "--name", "one", "busybox")
-    status, io_ = run_cli(engine, "rm", "-f", "one", "ghost")
+    run_cli(engine, "create", "--name", "two", "busybox")
+    status, io_ = run_cli(engine, "rm", "one", "ghost")
     assert status == 1
     assert io_.out == "one\n"
+    assert io_.err == "Error response from daemon: No such container: ghost\n"
+    # With -f a container that is gone already is reported but is not a failure.
+    status, io_ = run_cli(engine, "rm", "-f", "two", "ghost")
+    assert status == 0 and io_.out == "two\n"
     assert io_.err == "Error response from daemon: No such container: ghost\n"
     assert engine.requests[-2].query == {"force": ["1"]}
 
