@@ -82,7 +82,6 @@ def test_create_start_attach_socket_free_wait(client):
         container.remove()
 
 
-@pytest.mark.xfail(reason="archive and commit endpoints land with the filesystem verbs", strict=False)
 def test_archives_and_commit(client):
     container = client.containers.run("busybox", ["sleep", "300"], detach=True)
     try:
