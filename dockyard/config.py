@@ -22,6 +22,17 @@ class DaemonConfig:
     conmon: str = "conmon"
     log_file: str | None = None
     debug: bool = False
+    # Networking: the default bridge's device ("none": no default bridge), its address
+    # (--bip), the pools of user networks' subnets, the MTU of new bridges (default: the
+    # uplink's when below 1500), the nftables table holding dockyard's rules, and
+    # whether to add accept rules to Docker's DOCKER-USER chain (see network/dockercompat).
+    # Unset ones take what the data root remembers (network/service.py Settings).
+    bridge: str | None = None
+    bip: str | None = None
+    default_address_pools: list[str] = field(default_factory=list)
+    mtu: int | None = None
+    nft_table: str | None = None
+    docker_compat: bool = True
 
     @property
     def db_path(self) -> Path:
