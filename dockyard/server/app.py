@@ -25,7 +25,9 @@ from dockyard.server.routers import (
     containers,
     execs,
     images,
+    networks,
     system,
+    volumes,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ API_VERSION_KEY: Any = web.RequestKey("api_version", str) if hasattr(web, "Reque
 def make_app(daemon: Daemon) -> web.Application:
     """The Engine API application serving `daemon`."""
     app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
-    for module in (system, containers, container_files, execs, images):
+    for module in (system, containers, container_files, execs, images, volumes, networks):
         for method, path, handler in module.routes(daemon):
             app.router.add_route(method, path, handler)
             app.router.add_route(method, _VERSION_PREFIX + path, handler)
@@ -51,7 +53,10 @@ def make_app(daemon: Daemon) -> web.Application:
 
 async def serve(daemon: Daemon, hosts: list[str]) -> web.AppRunner:
     """Start listening on every `unix://` and `tcp://` host; returns the runner to clean up."""
-    runner = web.AppRunner(make_app(daemon), access_log=None, handle_signals=False)
+    # Open long polls (`wait`, `logs -f`, `events`) must not hold a shutdown for a minute:
+    # containers keep running, and clients reconnect to the next daemon.
+    runner = web.AppRunner(make_app(daemon), access_log=None, handle_signals=False,
+                           shutdown_timeout=1.0)
     await runner.setup()
     for host in hosts:
         if host.startswith("unix://"):

@@ -31,6 +31,9 @@ class DaemonHandle:
     exec_root: Path
     log: Path
     process: subprocess.Popen
+    # The daemon's own default bridge and nftables table (see network_flags).
+    bridge: str = ""
+    nft_table: str = ""
 
     def cli(self, *args: str, input: bytes | None = None, timeout: float = 60, check: bool = True,
             env: dict | None = None) -> subprocess.CompletedProcess:
@@ -90,14 +93,52 @@ def start_daemon(base: Path) -> DaemonHandle:
     exec_root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/run"))
     sock = base / "dockyard.sock"
     log = base / "daemon.log"
+    flags, bridge_name, table = network_flags()
     process = subprocess.Popen(
         [str(BIN / "dockyardd"), "-H", f"unix://{sock}", "--data-root", str(data_root),
-         "--exec-root", str(exec_root), "--log-file", str(log), "-D"],
+         "--exec-root", str(exec_root), "--log-file", str(log), "-D", *flags],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
-    handle = DaemonHandle(f"unix://{sock}", sock, data_root, exec_root, log, process)
+    handle = DaemonHandle(f"unix://{sock}", sock, data_root, exec_root, log, process,
+                          bridge=bridge_name, nft_table=table)
     wait_ready(handle)
     return handle
+
+
+def network_flags() -> tuple[list[str], str, str]:
+    """Daemon flags giving a test daemon a default bridge, subnets and nftables table of
+    its own, so it never touches a real installation and can run beside one (and beside
+    other test daemons). The daemon remembers them in its data root, so restarts without
+    the flags keep them."""
+    import secrets
+
+    block = free_block()
+    suffix = secrets.token_hex(3)
+    bridge_name, table = f"dyt{suffix}", f"dyt_{suffix}"
+    base = block.network_address
+    flags = ["--bridge", bridge_name, "--bip", f"{base + 255 * 256 + 1}/24",
+             "--default-address-pool", f"base={base}/17,size=24", "--nftables-table", table]
+    return flags, bridge_name, table
+
+
+def free_block():
+    """A random 10.X.0.0/16 (X in 100..199) that no route of the host overlaps."""
+    import ipaddress
+    import secrets
+
+    routes = subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"],
+                            capture_output=True, text=True).stdout
+    taken = []
+    for route in json.loads(routes or "[]"):
+        dst = route.get("dst", "")
+        if dst and dst != "default" and not dst.startswith("127."):
+            with contextlib.suppress(ValueError):
+                taken.append(ipaddress.ip_network(dst if "/" in dst else dst + "/32", strict=False))
+    for _ in range(200):
+        block = ipaddress.ip_network(f"10.{100 + secrets.randbelow(100)}.0.0/16")
+        if not any(block.overlaps(t) for t in taken):
+            return block
+    raise RuntimeError("no free 10.X.0.0/16 for a test daemon")
 
 
 def wait_ready(handle: DaemonHandle, timeout: float = 20) -> None:
@@ -147,6 +188,25 @@ def cleanup_roots(handle: DaemonHandle, base: Path) -> None:
             subprocess.run(["umount", "-l", mount], capture_output=True)
     shutil.rmtree(handle.exec_root, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
+    cleanup_network(handle.nft_table)
+
+
+def cleanup_network(table: str) -> None:
+    """The bridges, nftables table and iptables accept rules of the daemon whose table
+    is `table` (they outlive the daemon by design: running containers keep them)."""
+    if not table:
+        return
+    import asyncio
+
+    from dockyard.network import bridge, dockercompat
+    from dockyard.network.netlink import Netlink
+
+    with contextlib.suppress(OSError), Netlink() as nl:
+        for name in bridge.own_bridges(nl, table):
+            nl.delete_link(name)
+    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+    with contextlib.suppress(Exception):
+        asyncio.run(dockercompat.remove_all(table))
 
 
 
