@@ -120,6 +120,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("dockyard.cli.images", "cmd_load", "Load an image from a tar archive or STDIN"),
     "version": ("dockyard.cli.system", "cmd_version", "Show the dockyard version information"),
     "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
+    "system df": ("dockyard.cli.df", "cmd_df", "Show docker disk usage"),
     # Reached only through their group (`dockyard volume ls`), so left out of the help's
     # top-level list.
     "volume create": ("dockyard.cli.volume", "cmd_create", "Create a volume"),
@@ -183,7 +184,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "update": "update",
         },
     ),
-    "system": ("Manage Docker", {"events": "events", "info": "info"}),
+    "system": ("Manage Docker", {"df": "system df", "events": "events", "info": "info"}),
     "image": (
         "Manage images",
         {

@@ -74,6 +74,10 @@ class APIClient:
     def version(self) -> dict[str, Any]:
         return self._get_json("/version")
 
+    def df(self) -> dict[str, Any]:
+        """`GET /system/df`: disk usage of images, containers, volumes, build cache."""
+        return self._json("GET", "/system/df")
+
     def info(self) -> dict[str, Any]:
         return self._get_json("/info")
 

@@ -161,6 +161,16 @@ class VolumeService:
                 reclaimed += size
         return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}
 
+    async def usage(self) -> list[dict[str, Any]]:
+        """Every volume with Docker's `UsageData` (bytes used, containers referring)."""
+        result = []
+        for name, doc in list(self._docs.items()):
+            entry = dict(doc)
+            entry["UsageData"] = {"Size": await asyncio.to_thread(self._store.size, doc),
+                                  "RefCount": len(self._refs.get(name) or ())}
+            result.append(entry)
+        return result
+
     def users(self, name: str) -> list[str]:
         """IDs of the containers that refer to the volume `name`."""
         return list(self._refs.get(name) or ())

@@ -60,7 +60,11 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
             daemon.events.unsubscribe(queue)
         return response
 
+    async def df(request: web.Request) -> web.Response:
+        return json_response(await daemon.disk_usage())
+
     return [
+        ("GET", "/system/df", df),
         ("GET", "/_ping", ping),
         ("HEAD", "/_ping", ping),
         ("GET", "/version", version),
