@@ -15,6 +15,7 @@ change, so a new daemon restores them and reattaches to containers still running
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import logging
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.daemon import cgroups, etcfiles, names, stats
+from dockyard.daemon import cgroups, etcfiles, logrotate, names, stats
 from dockyard.daemon.create import log_size_limit, new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
@@ -480,7 +481,26 @@ class ContainerService:
             stop.set()
             watcher = None
         try:
-            async for batch in read_log_batches(Path(record["LogPath"]), follow=follow, since=since,
+            files = await asyncio.to_thread(logrotate.log_files, record)
+            if tail is not None and len(files) > 1:
+                # The last `tail` lines may reach back into rotated files.
+                kept: collections.deque[Any] = collections.deque(maxlen=max(tail, 0))
+                for path in files[:-1]:
+                    async for batch in read_log_batches(path, since=since, until=until, with_time=with_time):
+                        kept.extend(batch)
+                async for batch in read_log_batches(files[-1], since=since, until=until, tail=tail,
+                                                    with_time=with_time):
+                    kept.extend(batch)
+                if kept:
+                    yield list(kept)
+                if not follow:
+                    return
+                tail = 0
+                files = files[-1:]
+            for path in files[:-1]:
+                async for batch in read_log_batches(path, since=since, until=until, with_time=with_time):
+                    yield batch
+            async for batch in read_log_batches(files[-1], follow=follow, since=since,
                                                 until=until, tail=tail, stop=stop, with_time=with_time):
                 yield batch
         finally:

@@ -13,6 +13,7 @@ import copy
 import secrets
 from typing import Any
 
+from dockyard.daemon import logrotate
 from dockyard.errors import InvalidParameter
 from dockyard.units import ZERO_TIME, rfc3339
 
@@ -96,6 +97,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
     host_config["LogConfig"] = {"Type": "json-file" if log_config["Type"] != "k8s-file" else "k8s-file",
                                 "Config": dict(log_config.get("Config") or {})}
     log_size_limit(host_config)  # refuse a bad max-size now, not at start
+    logrotate.validate({"HostConfig": host_config})
     return {
         "Id": cid,
         "Created": rfc3339(),

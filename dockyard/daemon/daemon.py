@@ -18,6 +18,7 @@ from dockyard.daemon.containers import ContainerService
 from dockyard.daemon.events import Events
 from dockyard.daemon.execs import ExecService
 from dockyard.daemon.health import HealthMonitor
+from dockyard.daemon.logrotate import LogRotator
 from dockyard.images import ImageService
 from dockyard.metadata.db import MetadataDB
 from dockyard.network import NetworkService
@@ -47,6 +48,7 @@ class Daemon:
         self.execs = ExecService(self.containers, self.runtime, self.events)
         self.containers.hooks.register(self.execs)
         self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
+        self.containers.hooks.register(LogRotator())
         self.id = self._daemon_id()
 
     async def start(self) -> None:

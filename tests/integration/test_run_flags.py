@@ -74,3 +74,22 @@ def test_log_max_size_keeps_the_newest_lines(daemon):
     daemon.docker("rm", cid)
     bad = daemon.docker("run", "--rm", "--log-opt", "max-size=lots", "busybox", "true", check=False)
     assert bad.returncode == 125 and b"invalid value for max-size" in bad.stderr
+
+
+def test_log_max_file_keeps_rotated_files(daemon):
+    script = "i=0; while [ $i -lt 120 ]; do echo line$i; i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.3; done"
+    cid = daemon.docker("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox",
+                        "sh", "-c", script).stdout.decode().strip()
+    assert daemon.docker("wait", cid, timeout=30).stdout.strip() == b"0"
+    log_path = json.loads(daemon.docker("inspect", cid).stdout)[0]["LogPath"]
+    import os
+    names = sorted(n for n in os.listdir(os.path.dirname(log_path)) if n.startswith("ctr.log"))
+    assert names[:3] == ["ctr.log", "ctr.log.1", "ctr.log.2"] and "ctr.log.3" not in names
+    lines = daemon.docker("logs", cid).stdout.decode().split()
+    numbers = [int(line[4:]) for line in lines]
+    assert numbers[-1] == 119 and numbers == list(range(numbers[0], 120))
+    assert len(numbers) > 20  # more than one file's worth (each holds about 20 lines)
+    assert daemon.docker("logs", "--tail", "3", cid).stdout.decode().split() == ["line117", "line118", "line119"]
+    daemon.docker("rm", cid)
+    bad = daemon.docker("run", "--rm", "--log-opt", "max-file=2", "busybox", "true", check=False)
+    assert bad.returncode == 125 and b"max-file cannot be used without max-size" in bad.stderr
