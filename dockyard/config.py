@@ -33,6 +33,11 @@ class DaemonConfig:
     mtu: int | None = None
     nft_table: str | None = None
     docker_compat: bool = True
+    # Registries (see distribution/hosts.py): plain-HTTP allowed hosts or CIDRs, Docker
+    # Hub mirrors, and the directories holding per-registry CAs (`<dir>/<host:port>/`).
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
+    certs_dirs: list[str] = field(default_factory=lambda: ["/etc/docker/certs.d", "/etc/dockyard/certs.d"])
 
     @property
     def db_path(self) -> Path:

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_pkgs=(runc conmon busybox-static tini iproute2 nftables ca-certificates python3-venv)
-[ "${1:-}" = "--test" ] && want_pkgs+=(docker.io)
+# Test-only: a real engine, and the reference registry, skopeo and openssl for the
+# distribution round trips.
+[ "${1:-}" = "--test" ] && want_pkgs+=(docker.io docker-registry skopeo openssl)
 missing=()
 for p in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -245,8 +245,9 @@ def pull_image(
 ) -> None:
     """Pull through the daemon, showing its progress on `out` (nothing if quiet)."""
     from dockyard.cli.progress import display_stream
+    from dockyard.cli.registry import registry_auth
 
-    messages = cli.client.pull(name, tag=tag, platform=platform)
+    messages = cli.client.pull(name, tag=tag, platform=platform, auth=registry_auth(name))
     if quiet:
         from dockyard.cli.progress import StreamError
 

@@ -394,6 +394,24 @@ class APIClient:
         resp = self._send("POST", "/images/create", params, headers=headers)
         return iter_json(iter_chunks(resp))
 
+    def login(self, username: str, password: str, server: str) -> dict[str, Any]:
+        """`POST /auth`: check credentials with the registry."""
+        body = {"username": username, "password": password, "serveraddress": server}
+        return self._json("POST", "/auth", None, body) or {}
+
+    def search(self, term: str, limit: int | None = None, filters: Filters | None = None,
+               auth: str | None = None) -> list[dict[str, Any]]:
+        headers = {"X-Registry-Auth": auth} if auth else None
+        params = {"term": term, "limit": limit, "filters": _filters(filters)}
+        resp = self._send("GET", "/images/search", params, headers=headers)
+        return json.loads(_read_all(resp) or b"[]")
+
+    def history(self, image: str) -> list[dict[str, Any]]:
+        return self._get_json(f"/images/{_name(image)}/history")
+
+    def prune_images(self, filters: Filters | None = None) -> dict[str, Any]:
+        return self._json("POST", "/images/prune", {"filters": _filters(filters)}) or {}
+
     def import_image(
         self,
         source: Body = None,
@@ -441,6 +459,53 @@ class APIClient:
 
     def inspect_volume(self, volume: str) -> dict[str, Any]:
         return self._get_json(f"/volumes/{_id(volume)}")
+
+    def networks(self, filters: Filters | None = None) -> list[dict[str, Any]]:
+        return self._get_json("/networks", {"filters": _filters(filters)}) or []
+
+    def create_network(self, config: dict[str, Any]) -> dict[str, Any]:
+        """`POST /networks/create` with a NetworkCreateRequest (`Name`, `Driver`, ...)."""
+        return self._json("POST", "/networks/create", None, config) or {}
+
+    def remove_network(self, network: str) -> None:
+        self._call("DELETE", f"/networks/{_id(network)}")
+
+    def connect_network(
+        self, network: str, container: str, endpoint: dict[str, Any] | None = None
+    ) -> None:
+        body = {"Container": container, "EndpointConfig": endpoint or {}}
+        self._json("POST", f"/networks/{_id(network)}/connect", None, body)
+
+    def volumes(self, filters: Filters | None = None) -> list[dict[str, Any]]:
+        answer = self._get_json("/volumes", {"filters": _filters(filters)}) or {}
+        return answer.get("Volumes") or []
+
+    def create_volume(self, config: dict[str, Any]) -> dict[str, Any]:
+        """`POST /volumes/create` with `Name`, `Driver`, `DriverOpts`, `Labels`."""
+        return self._json("POST", "/volumes/create", None, config) or {}
+
+    def remove_volume(self, volume: str, force: bool = False) -> None:
+        self._call("DELETE", f"/volumes/{_id(volume)}", {"force": force})
+
+    def build(self, context: Body, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """`POST /build` with a tar of the context: the JSON progress messages.
+
+        `params` are the query parameters (`t`, `dockerfile`, `buildargs`, `labels`,
+        `target`, `cachefrom`, `networkmode`, `pull`, `nocache`, `platform`); the JSON
+        valued ones are passed already encoded.
+        """
+        resp = self._send(
+            "POST", "/build", params, data=context, headers={"Content-Type": "application/x-tar"}
+        )
+        return iter_json(iter_chunks(resp))
+
+    def push(
+        self, image: str, tag: str | None = None, auth: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """`POST /images/{name}/push`: the JSON progress messages."""
+        headers = {"X-Registry-Auth": auth or "e30="}
+        resp = self._send("POST", f"/images/{_name(image)}/push", {"tag": tag}, headers=headers)
+        return iter_json(iter_chunks(resp))
 
     # --- plumbing -----------------------------------------------------------------
 

@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         mtu=args.mtu,
         nft_table=args.nftables_table,
         docker_compat=args.docker_compat,
+        insecure_registries=args.insecure_registry or [],
+        registry_mirrors=args.registry_mirror or [],
     )
+    if args.certs_dir:
+        config.certs_dirs = args.certs_dir
     _setup_logging(config)
     try:
         return asyncio.run(_run(config))
@@ -81,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--nftables-table", help="nftables table for dockyard's rules (default dockyard)")
     p.add_argument("--no-docker-compat", dest="docker_compat", action="store_false",
                    help="never add accept rules to iptables' DOCKER-USER/FORWARD chains")
+    p.add_argument("--insecure-registry", action="append", metavar="HOST[:PORT]|CIDR",
+                   help="registry reachable over plain HTTP or with unverified TLS (repeatable)")
+    p.add_argument("--registry-mirror", action="append", metavar="URL",
+                   help="a mirror of Docker Hub to try first (repeatable)")
+    p.add_argument("--certs-dir", action="append", metavar="DIR",
+                   help="per-registry CA directories (default /etc/docker/certs.d and /etc/dockyard/certs.d)")
     p.add_argument("-v", "--version", action="version", version=f"dockyardd {__version__}")
     return p
 

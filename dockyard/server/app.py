@@ -23,6 +23,7 @@ from dockyard.server.params import json_response
 from dockyard.server.routers import (
     container_files,
     containers,
+    distribution,
     execs,
     images,
     networks,
@@ -44,7 +45,7 @@ API_VERSION_KEY: Any = web.RequestKey("api_version", str) if hasattr(web, "Reque
 def make_app(daemon: Daemon) -> web.Application:
     """The Engine API application serving `daemon`."""
     app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
-    for module in (system, containers, container_files, execs, images, volumes, networks):
+    for module in (system, containers, container_files, execs, distribution, images, volumes, networks):
         for method, path, handler in module.routes(daemon):
             app.router.add_route(method, path, handler)
             app.router.add_route(method, _VERSION_PREFIX + path, handler)

@@ -44,6 +44,7 @@ class LayerStore:
         *,
         expected_diff_id: str | None = None,
         sink: HashSink | None = None,
+        check_parent: bool = True,
     ) -> tuple[str, str, int]:
         """Unpack a layer tar (plain, gzip, bzip2 or xz) on top of `parent_chain_id`.
 
@@ -54,7 +55,9 @@ class LayerStore:
         already here, the stream is only read and checked, not unpacked again. Raises
         InvalidParameter for a bad tar or a diff ID other than the expected one.
         """
-        if parent_chain_id is not None and not self.exists(parent_chain_id):
+        # A pull unpacks layers in parallel and records them together, so a layer may be
+        # unpacked before its parent is (`check_parent=False`).
+        if check_parent and parent_chain_id is not None and not self.exists(parent_chain_id):
             raise NotFound(f"layer {parent_chain_id}: not found")
         reader = HashingReader(decompressed(tar_stream), sink)
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from dockyard import baseimages
 from dockyard.distribution import reference
-from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.errors import InvalidParameter, NotFound
 from dockyard.server.bridge import BodyReader, ResponseWriter
 from dockyard.server.params import boolean, filters, json_response
 
@@ -70,29 +70,26 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         return json_response({"status": image_id})
 
     async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamResponse:
-        ref = reference.parse(name if not tag else f"{name}:{tag}" if "@" not in tag else f"{name}@{tag}")
-        familiar = reference.familiar(ref)
-        base = _offline_name(ref)
-        if base is None:
-            raise NotFound(
-                f"pull access denied for {familiar.rsplit(':', 1)[0]}, repository does not exist or "
-                f"may require 'docker login': dockyard has no registry client yet; it builds "
-                f"these images offline: {', '.join(baseimages.names())}")
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        await response.write(_line({"status": f"Pulling from {ref.path}", "id": ref.tag or "latest"}))
-        try:
-            existed = await asyncio.to_thread(_exists, images, familiar)
-            image_id = await asyncio.to_thread(baseimages.build, images, base)
-        except DockyardError as e:
-            await response.write(_line({"errorDetail": {"message": e.message}, "error": e.message}))
-            return response
-        await response.write(_line({"status": f"Digest: {image_id}"}))
-        verb = "Image is up to date" if existed else "Built newer image (offline base image)"
-        await response.write(_line({"status": f"Status: {verb} for {familiar}"}))
-        daemon.events.publish("image", "pull", familiar)
-        await response.write_eof()
-        return response
+        from dockyard.server.routers.distribution import pull_response
+
+        # `tag` may be a digest (the API's "tag or digest").
+        ref = reference.parse(name if not tag else f"{name}@{tag.lstrip('@')}" if ":" in tag else f"{name}:{tag}")
+        base = _offline_name(ref.with_default_tag() if not ref.digest else ref)
+        offline = None
+        if base is not None:
+            familiar = reference.familiar(ref.with_default_tag())
+
+            def offline(emit: Any) -> str:
+                # No registry answered: build the offline stand-in (see baseimages).
+                existed = _exists(images, familiar)
+                emit({"status": f"Pulling from {ref.path}", "id": ref.tag or "latest"})
+                image_id = baseimages.build(images, base)
+                emit({"status": f"Digest: {image_id}"})
+                verb = "Image is up to date" if existed else "Built newer image (offline base image)"
+                emit({"status": f"Status: {verb} for {familiar}"})
+                return image_id
+
+        return await pull_response(daemon, request, ref, offline)
 
     async def load(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Push and pull a ~200 MB, 5-layer image between a dockyard daemon and a registry on
+127.0.0.1 (dockyard's own `registry serve`); prints MB/s of uncompressed image data.
+
+    .venv/bin/python bench/registry_push_pull.py [--docker unix:///var/run/docker.sock]
+
+With --docker, the same image goes through that Docker engine too (it must treat
+127.0.0.1 as insecure, which Docker does by default), side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.integration.distribution.conftest import start_dockyard_registry  # noqa: E402
+from tests.integration.distribution.test_registry_roundtrip import make_image  # noqa: E402
+from tests.support.daemon import running_daemon  # noqa: E402
+
+LAYERS, LAYER_SIZE = 5, 40 << 20
+
+
+def timed(run, *args: str) -> float:
+    start = time.monotonic()
+    run(*args, timeout=600)
+    return time.monotonic() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--docker", help="a Docker engine host to compare with")
+    args = p.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="dy-bench-"))
+    reg = start_dockyard_registry(base / "registry")
+    total_mb = LAYERS * LAYER_SIZE / 1e6
+    try:
+        with running_daemon() as daemon:
+            name = f"{reg.host}/bench/img:v1"
+            make_image(daemon, name, layers=LAYERS, size=LAYER_SIZE, seed="bench")
+            push = timed(daemon.cli, "push", name)
+            archive = base / "img.tar"
+            if args.docker:
+                with archive.open("wb") as f:
+                    subprocess.run([str(Path(sys.executable).parent / "dockyard"), "-H", daemon.host, "save", name],
+                                   stdout=f, check=True)
+            daemon.cli("rmi", name)
+            pull = timed(daemon.cli, "pull", name)
+            print(f"dockyard: push {push:.2f}s ({total_mb / push:.0f} MB/s), pull {pull:.2f}s ({total_mb / pull:.0f} MB/s)")
+        if args.docker:
+            docker = ["docker", "-H", args.docker]
+            subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
+            dname = f"{reg.host}/bench/docker:v1"
+            subprocess.run([*docker, "tag", name, dname], check=True)
+            start = time.monotonic()
+            subprocess.run([*docker, "push", dname], check=True, capture_output=True)
+            dpush = time.monotonic() - start
+            subprocess.run([*docker, "rmi", name, dname], check=True, capture_output=True)
+            start = time.monotonic()
+            subprocess.run([*docker, "pull", dname], check=True, capture_output=True)
+            dpull = time.monotonic() - start
+            subprocess.run([*docker, "rmi", dname], capture_output=True)
+            print(f"docker:   push {dpush:.2f}s ({total_mb / dpush:.0f} MB/s), pull {dpull:.2f}s ({total_mb / dpull:.0f} MB/s)")
+    finally:
+        reg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
