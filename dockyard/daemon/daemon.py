@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.builder import BuildService
 from dockyard.config import DaemonConfig
 from dockyard.daemon.containers import ContainerService
 from dockyard.daemon.events import Events
@@ -48,6 +49,7 @@ class Daemon:
         self.execs = ExecService(self.containers, self.runtime, self.events)
         self.containers.hooks.register(self.execs)
         self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
+        self.builder = BuildService(config, self.db, self.images, self.containers, self.events)
         self.containers.hooks.register(LogRotator())
         self.id = self._daemon_id()
 

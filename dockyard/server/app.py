@@ -21,6 +21,7 @@ from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.errors import DockyardError
 from dockyard.server.params import json_response
 from dockyard.server.routers import (
+    build,
     container_files,
     containers,
     distribution,
@@ -45,7 +46,8 @@ API_VERSION_KEY: Any = web.RequestKey("api_version", str) if hasattr(web, "Reque
 def make_app(daemon: Daemon) -> web.Application:
     """The Engine API application serving `daemon`."""
     app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
-    for module in (system, containers, container_files, execs, distribution, images, volumes, networks):
+    for module in (system, containers, container_files, execs, distribution, images, volumes, networks,
+                   build):
         for method, path, handler in module.routes(daemon):
             app.router.add_route(method, path, handler)
             app.router.add_route(method, _VERSION_PREFIX + path, handler)
