@@ -23,7 +23,7 @@ def test_hello_world_explains_itself(daemon):
     text = result.stdout.decode()
     assert "Hello from dockyard!" in text
     assert "daemon" in text
-    assert daemon.cli("ps", "-a", "-q").stdout.strip() == b""
+    assert daemon.cli("ps", "-a", "-q", "--filter", "ancestor=hello-world").stdout.strip() == b""
 
 
 def test_run_echo_and_exit_codes(daemon):
