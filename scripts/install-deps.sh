@@ -9,7 +9,7 @@ want_pkgs=(runc conmon busybox-static tini iproute2 nftables ca-certificates pyt
 # Test-only: a real engine, and the reference registry, skopeo and openssl for the
 # distribution round trips.
 # iptables: dockyard's rules beside a Docker engine's; wrk: bench/net_throughput.
-[ "${1:-}" = "--test" ] && want_pkgs+=(docker.io docker-registry skopeo openssl iptables wrk)
+[ "${1:-}" = "--test" ] && want_pkgs+=(docker.io docker-registry skopeo openssl iptables wrk docker-compose)
 missing=()
 for p in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
