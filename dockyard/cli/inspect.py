@@ -92,6 +92,12 @@ def _inspect(cli: Cli, names: list[str], kinds: list[str], fmt: str | None, size
                 errors.append(f"Error response from daemon: {label}: {name}")
             else:
                 errors.append(f"Error: No such object: {name}")
+    return print_inspected(cli, found, errors, fmt)
+
+
+def print_inspected(cli: Cli, found: list[Any], errors: list[str], fmt: str | None) -> int:
+    """Docker's inspect output for every command that has one: the objects as an indented
+    JSON array, or one `--format` line each; then the errors; exit 1 if there were any."""
     if fmt:
         _print_formatted(cli, found, fmt)
     else:
