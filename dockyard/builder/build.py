@@ -56,10 +56,11 @@ from dockyard.builder.shell import expand_word
 from dockyard.daemon import rwlayer
 from dockyard.daemon.commit import image_config
 from dockyard.daemon.rootpath import Root
-from dockyard.daemon.treetar import TarWriter, extract, pipe_reader
+from dockyard.daemon.treetar import TarWriter, extract
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.images.platform import host_arch, host_variant
 from dockyard.oci.user import resolve_user
+from dockyard.snapshots.pipe import pipe_reader
 
 if TYPE_CHECKING:
     from dockyard.builder.service import BuildService

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard import __version__
 from dockyard.daemon import rwlayer
-from dockyard.daemon.treetar import pipe_reader
 from dockyard.distribution import reference
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.images.changes import apply_changes
 from dockyard.images.platform import host_arch, now_rfc3339
+from dockyard.snapshots.pipe import pipe_reader
 
 if TYPE_CHECKING:
     from dockyard.daemon.containers import ContainerService

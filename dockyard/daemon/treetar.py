@@ -21,15 +21,13 @@ writing can be redirected by a symlink the container (which may be running) plan
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import BinaryIO
 
 from dockyard.daemon.rootpath import Location, Root
@@ -177,33 +175,6 @@ class TarWriter:
         self.tf.addfile(info)
         # Stream mode keeps every header in `members`; we never look back.
         self.tf.members = []
-
-
-@contextlib.contextmanager
-def pipe_reader(produce: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
-    """A readable stream of what `produce(out)` writes, run in a thread as it is read (a
-    layer streams into the image service without being held anywhere). An error in the
-    producer is raised from `read()` at the end of the data, or on leaving the block."""
-    read_fd, write_fd = os.pipe()
-    reader = _PipeReader(os.fdopen(read_fd, "rb"))
-
-    def run() -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as sink:
-                produce(sink)
-        except BrokenPipeError:
-            pass  # the reader stopped early and says why itself
-        except BaseException as e:  # handed to the reader
-            reader.error = e
-
-    reader.thread = threading.Thread(target=run, name="tar-pipe", daemon=True)
-    reader.thread.start()
-    try:
-        yield reader  # type: ignore[misc]
-    finally:
-        reader.close()
-    if reader.error is not None:
-        raise reader.error
 
 
 def extract(root: Root, dest: str, stream: BinaryIO, *, no_overwrite_dir_non_dir: bool = False,
@@ -483,25 +454,3 @@ class _Exactly:
         data = self._f.read(n) or b"\0" * n
         self._left -= len(data)
         return data
-
-
-class _PipeReader:
-    """The read end of `pipe_reader`'s pipe; re-raises the producer's error at the end."""
-
-    def __init__(self, f: BinaryIO):
-        self._f = f
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
-        if not data and self.thread is not None:
-            self.thread.join()
-            if self.error is not None:
-                raise self.error
-        return data
-
-    def close(self) -> None:
-        self._f.close()  # a producer still writing gets EPIPE and stops
-        if self.thread is not None:
-            self.thread.join()

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-import threading
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.snapshots.archive import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from dockyard.snapshots.pipe import open_pipe_reader
 
 CHUNK = 1 << 20
 # Host-specific or overlay-internal attributes that mean nothing inside an image.
@@ -42,21 +42,7 @@ def diff_reader(upperdir: Path) -> BinaryIO:
 
     Close it when done; an error in the producer is raised from `read()`.
     """
-    read_fd, write_fd = os.pipe()
-    reader = _PipeReader(os.fdopen(read_fd, "rb"))
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as sink:
-                diff_tar(upperdir, sink)
-        except BrokenPipeError:
-            pass  # the reader stopped early; nothing to report
-        except BaseException as e:  # handed to the reader
-            reader.error = e
-
-    reader.thread = threading.Thread(target=produce, name="diff-tar", daemon=True)
-    reader.thread.start()
-    return reader  # type: ignore[return-value]
+    return open_pipe_reader(lambda sink: diff_tar(upperdir, sink), name="diff-tar")  # type: ignore[return-value]
 
 
 class _TreeWriter:
@@ -149,32 +135,3 @@ def _xattr(path: str, name: str) -> bytes | None:
         return os.getxattr(path, name, follow_symlinks=False)
     except OSError:
         return None
-
-
-class _PipeReader:
-    """The read end of `diff_reader`'s pipe; re-raises the producer's error at EOF."""
-
-    def __init__(self, f: BinaryIO):
-        self._f = f
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
-        if not data:
-            if self.thread is not None:
-                self.thread.join()
-            if self.error is not None:
-                raise self.error
-        return data
-
-    def close(self) -> None:
-        self._f.close()
-        if self.thread is not None:
-            self.thread.join()
-
-    def __enter__(self) -> _PipeReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -13,8 +13,9 @@ import tarfile
 import pytest
 
 from dockyard.daemon.rootpath import Root
-from dockyard.daemon.treetar import TarWriter, extract, pipe_reader
+from dockyard.daemon.treetar import TarWriter, extract
 from dockyard.errors import InvalidParameter
+from dockyard.snapshots.pipe import pipe_reader
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown, mknod, trusted xattrs)")
 
