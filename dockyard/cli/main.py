@@ -418,7 +418,8 @@ def _group_help(word: str, summary: str, subcommands: dict[str, str]) -> str:
             if entry is None
             else f"Display detailed information on one or more {word}s"
         )
-        lines.append(f"  {sub.ljust(10)}{text}")
+        # Names longer than 8 ("disconnect") push the column out, as in Docker.
+        lines.append(f"  {sub.ljust(max(10, max(map(len, subcommands)) + 2))}{text}")
     lines += ["", f"Run '{PROG} {word} COMMAND --help' for more information on a command."]
     return "\n".join(lines) + "\n"
 

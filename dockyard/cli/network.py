@@ -12,7 +12,6 @@ only endpoints shared by several commands).
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -244,21 +243,9 @@ def cmd_inspect(cli: Cli, argv: list[str], path: str) -> int:
             found.append(cli.client._json("GET", f"/networks/{quote(name, safe='')}", params))
         except APIError as exc:
             errors.append(str(exc))
-    if opts.format:
-        from dockyard.cli.templates import Template, TemplateError, unescape
+    from dockyard.cli.inspect import print_inspected
 
-        try:
-            template = Template(unescape(opts.format))
-            lines = [template.execute(n, strict=True) for n in found]
-        except TemplateError as exc:
-            raise StatusError(f"template parsing error: {exc}", 1) from None
-        for line in lines:
-            cli.out(line)
-    else:
-        cli.out(json.dumps(found, indent=4, ensure_ascii=False) if found else "[]")
-    for message in errors:
-        cli.err(message)
-    return 1 if errors else 0
+    return print_inspected(cli, found, errors, opts.format)
 
 
 def cmd_rm(cli: Cli, argv: list[str], path: str) -> int:

@@ -98,6 +98,11 @@ class ContainerService:
                 else:
                     log.info("container %s exited while the daemon was down", cid[:12])
                 live.monitor = asyncio.create_task(self._monitor(cid))
+            elif await self._runtime.state(cid) is not None:
+                # Exit recorded, but the daemon stopped before releasing the run's resources.
+                await self._release(record)
+                if state["Status"] == "removing":
+                    await self._remove(cid)
             elif state["Restarting"]:
                 # The daemon died during a restart back-off: start_by_policy decides anew.
                 state.update(Restarting=False, Status="exited")
@@ -603,25 +608,29 @@ class ContainerService:
 
     async def _monitor(self, cid: str) -> None:
         status = await self._runtime.wait(cid)
+        # Once the exit is known it must be recorded even if the daemon is shutting down:
+        # the runtime's delete removes the exit file this status came from.
+        await asyncio.shield(self._record_exit(cid, status))
+
+    async def _record_exit(self, cid: str, status: Any) -> None:
         record = self._records.get(cid)
         live = self._live.get(cid)
         if record is None or live is None:
             return
         async with live.lock:
-            await self._runtime.delete(cid, force=True)
-            await self.hooks.after_exit(record)
-            await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(cid))
             record["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
                                    ExitCode=status.code, OOMKilled=status.oom_killed,
                                    FinishedAt=status.finished_at or rfc3339())
             auto_remove = record["HostConfig"].get("AutoRemove")
             if auto_remove:
                 record["State"]["Status"] = "removing"
+            await self._persist(record)  # before the exit file goes
+            await self._release(record)
             restart_in = self._restart_delay(record, live, status.code)
             if restart_in is not None:
                 record["State"].update(Restarting=True, Status="restarting")
                 live.restart_task = asyncio.create_task(self._restart_later(cid, restart_in))
-            await self._persist(record)
+                await self._persist(record)
             live.monitor = None
             live.exited.set()
             if status.oom_killed:
@@ -634,6 +643,13 @@ class ContainerService:
                     future.set_result(result)
         if auto_remove:
             await self._remove(cid)
+
+    async def _release(self, record: dict[str, Any]) -> None:
+        """Let go of what a run of the container held: runtime state, hook resources
+        (network endpoints…), the rootfs mount. Safe to repeat."""
+        await self._runtime.delete(record["Id"], force=True)
+        await self.hooks.after_exit(record)
+        await asyncio.to_thread(snapshots.unmount, self._rootfs_dir(record["Id"]))
 
     async def _remove(self, cid: str, volumes: bool = False) -> None:
         record = self._records[cid]

@@ -66,9 +66,10 @@ async def remove_all(tag: str) -> None:
 
 
 class Watcher:
-    """Calls `resync` when nftables reports a change to a table or chain that is not
-    ours (so dockyard notices a Docker engine that starts after it). Uses `nft monitor`;
-    without nftables it does nothing."""
+    """Calls `resync` when nftables reports a change to a chain that is not ours — a
+    DOCKER-USER chain appearing, a FORWARD policy turning to DROP — so dockyard notices a
+    Docker engine that starts after it. Uses `nft monitor chains` (iptables-nft's
+    changes show there); without nftables it does nothing."""
 
     def __init__(self, own_table: str, resync: Callable[[], Awaitable[None]]):
         self._own = own_table

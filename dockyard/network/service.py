@@ -35,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import fcntl
 import ipaddress
 import logging
+import os
 import re
 import secrets
 import socket
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockyard.network")
 
 KIND = "network"
+LOCK_DIR = "/run/lock"
 SETTINGS_KIND = "daemon-settings"
 DEFAULT_BRIDGE = "bridge"
 PREDEFINED = ("bridge", "host", "none")
@@ -104,6 +107,8 @@ class Settings:
         )
         if settings.bip:
             try:
+                if "/" not in settings.bip:
+                    raise ValueError
                 ipaddress.IPv4Interface(settings.bip)
             except ValueError:
                 raise ValueError(f"invalid --bip {settings.bip!r}: expected an IPv4 address with prefix") from None
@@ -208,7 +213,7 @@ class NetworkService:
         self._settings = Settings.resolve(config, {})
         self._watcher: dockercompat.Watcher | None = None
         self._uplink_mtu: int | None = None
-        self._ready = False
+        self._host_locks: list[int] = []
 
     # ── daemon lifecycle ──────────────────────────────────────────────────────────────
 
@@ -217,6 +222,7 @@ class NetworkService:
         endpoints, ports and DNS of containers that kept running; then the rules."""
         stored = await asyncio.to_thread(self._db.get_object, SETTINGS_KIND, "network") or {}
         self._settings = Settings.resolve(self._config, stored)
+        self._host_locks = await asyncio.to_thread(_lock_host_resources, self._settings)
         await asyncio.to_thread(self._db.put_object, SETTINGS_KIND, "network", self._settings.stored())
         self._watcher = dockercompat.Watcher(self._settings.table, self._sync_forward_policy)
         self._netlink = await asyncio.to_thread(Netlink)
@@ -228,10 +234,14 @@ class NetworkService:
                     await self._restore_container(record)
                 except Exception:  # noqa: BLE001 - one broken container must not stop the daemon
                     log.warning("could not restore networking of container %s", record["Id"][:12], exc_info=True)
-        await self._sync_rules()
+        try:
+            await self._sync_rules()
+        except DockyardError as e:
+            # Containers without published ports or user networks still work; say why
+            # the others will not.
+            log.error("%s", e.message)
         await self._sync_forward_policy()
         self._watcher.start()
-        self._ready = True
 
     async def shutdown(self) -> None:
         """Stop serving DNS and holding ports; kernel state stays for running containers."""
@@ -247,6 +257,8 @@ class NetworkService:
                 sandbox.ns.close()
         if self._netlink is not None:
             self._netlink.close()
+        for fd in self._host_locks:
+            os.close(fd)
 
     # ── the /networks API ─────────────────────────────────────────────────────────────
 
@@ -464,6 +476,8 @@ class NetworkService:
                 record[key] = owner[key]
         elif mode in ("host", "none") or self._driver_of(mode) in ("host", "null"):
             network = self.get("host" if mode == "host" or self._driver_of(mode) == "host" else "none")
+            # By name, as the OCI spec builder reads it (a network ID is accepted too).
+            host_config["NetworkMode"] = network.name
             if network.driver == "host" and not hostname_given:
                 config["Hostname"] = socket.gethostname()
             for net_ref in endpoints:
@@ -522,6 +536,11 @@ class NetworkService:
             return {"netns_path": str(sandbox.path)}
 
     async def after_exit(self, record: dict[str, Any]) -> None:
+        # Shielded: the daemon's shutdown cancels the task watching a container; the
+        # kernel state and the address and port bookkeeping must be released anyway.
+        await asyncio.shield(asyncio.ensure_future(self._after_exit(record)))
+
+    async def _after_exit(self, record: dict[str, Any]) -> None:
         cid = record["Id"]
         async with self._lock(cid):
             self._joiners.pop(cid, None)
@@ -568,7 +587,8 @@ class NetworkService:
                 candidates.add(name[: -len(suffix)])
             for sandbox in self._sandboxes.values():
                 endpoint = sandbox.endpoints.get(net_id)
-                if endpoint is not None and endpoint.names & candidates:
+                if endpoint is not None and (endpoint.names & candidates
+                                             or self._name_of(sandbox).lower() in candidates):
                     found = found if found is not None else []
                     found.append(str(endpoint.address.ip))
         return found
@@ -584,7 +604,7 @@ class NetworkService:
             for sandbox in self._sandboxes.values():
                 endpoint = sandbox.endpoints.get(net_id)
                 if endpoint is not None and str(endpoint.address.ip) == address:
-                    return f"{sandbox.name}.{network.name}"
+                    return f"{self._name_of(sandbox)}.{network.name}"
         return None
 
     def upstreams(self, sandbox_cid: str) -> list[str] | None:
@@ -631,6 +651,10 @@ class NetworkService:
             await asyncio.to_thread(bridge.attach, self._nl(), sandbox.ns, interfaces, gateway)
             if sandbox.dns:
                 await self._dns.add(cid, sandbox.ns.dns_sockets)
+            # The namespace's netlink socket is only needed again for connect and
+            # disconnect: not worth a descriptor per running container.
+            sandbox.ns.close()
+            sandbox.ns = None
             self._sandboxes[cid] = sandbox
             if sandbox.mappings:
                 await self._sync_rules()
@@ -700,9 +724,15 @@ class NetworkService:
                            entry: dict[str, Any]) -> None:
         if network.removing:
             raise NotFound(f"network {network.name} not found")
-        if sandbox.ns is None:
-            sandbox.ns = await asyncio.to_thread(netns.enter, sandbox.path)
-        taken = await asyncio.to_thread(bridge.interface_names, sandbox.ns)
+        ns = await asyncio.to_thread(netns.enter, sandbox.path)
+        try:
+            await self._attach_in(record, sandbox, network, entry, ns)
+        finally:
+            ns.close()
+
+    async def _attach_in(self, record: dict[str, Any], sandbox: Sandbox, network: Network,
+                         entry: dict[str, Any], ns: netns.Namespace) -> None:
+        taken = await asyncio.to_thread(bridge.interface_names, ns)
         taken |= {e.ifname for e in sandbox.endpoints.values()}
         ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
         endpoint = self._new_endpoint(record, network, entry, ifname)
@@ -711,9 +741,9 @@ class NetworkService:
         new_gateway = self._gateway_network(sandbox)
         try:
             interface = bridge.Interface(ifname, endpoint.address, endpoint.mac, network.device, network.mtu)
-            await asyncio.to_thread(bridge.attach, self._nl(), sandbox.ns, [interface], None)
+            await asyncio.to_thread(bridge.attach, self._nl(), ns, [interface], None)
             if new_gateway is not old_gateway and new_gateway is not None and new_gateway.space:
-                await asyncio.to_thread(bridge.set_default_route, sandbox.ns, new_gateway.space.gateway)
+                await asyncio.to_thread(bridge.set_default_route, ns, new_gateway.space.gateway)
             if not sandbox.dns and not network.is_default:
                 # First user-defined network: the container now uses the embedded server.
                 sockets = await asyncio.to_thread(netns.run_in, sandbox.path, netns.dns_sockets)
@@ -730,10 +760,16 @@ class NetworkService:
 
     async def _detach_live(self, record: dict[str, Any], sandbox: Sandbox, network: Network,
                            endpoint: Endpoint) -> None:
-        if sandbox.ns is None:
-            sandbox.ns = await asyncio.to_thread(netns.enter, sandbox.path)
+        ns = await asyncio.to_thread(netns.enter, sandbox.path)
+        try:
+            await self._detach_in(record, sandbox, network, endpoint, ns)
+        finally:
+            ns.close()
+
+    async def _detach_in(self, record: dict[str, Any], sandbox: Sandbox, network: Network,
+                         endpoint: Endpoint, ns: netns.Namespace) -> None:
         old_gateway = self._gateway_network(sandbox)
-        await asyncio.to_thread(bridge.detach, sandbox.ns, endpoint.ifname)
+        await asyncio.to_thread(bridge.detach, ns, endpoint.ifname)
         del sandbox.endpoints[network.id]
         if network.space is not None:
             network.space.release(endpoint.address.ip)
@@ -744,7 +780,7 @@ class NetworkService:
             await self._sync_rules()
         new_gateway = self._gateway_network(sandbox)
         if old_gateway is network and new_gateway is not None and new_gateway.space:
-            await asyncio.to_thread(bridge.set_default_route, sandbox.ns, new_gateway.space.gateway)
+            await asyncio.to_thread(bridge.set_default_route, ns, new_gateway.space.gateway)
         if network.is_default:
             shapes.clear_addresses(record["NetworkSettings"])
 
@@ -756,7 +792,7 @@ class NetworkService:
         mac = entry.get("MacAddress") or bridge.mac_for(address)
         names: set[str] = set()
         if not network.is_default:
-            names.add(record["Name"][1:].lower())
+            # The container's name is looked up at query time (it can be renamed).
             names.update(a.lower() for a in entry.get("Aliases") or [])
             names.add(record["Id"][:12])
             service = (record["Config"].get("Labels") or {}).get(COMPOSE_SERVICE)
@@ -947,8 +983,11 @@ class NetworkService:
             return  # gone with a reboot: the container is dead too, and after_exit tidies up
         sandbox = Sandbox(cid, record["Name"][1:], settings.get("SandboxID") or secrets.token_hex(32), path,
                           upstreams=list(record["HostConfig"].get("Dns") or []))
-        sandbox.ns = await asyncio.to_thread(netns.enter, path)
-        macs = {link.address: link.name for link in await asyncio.to_thread(sandbox.ns.netlink.links)}
+        ns = await asyncio.to_thread(netns.enter, path)
+        try:
+            macs = {link.address: link.name for link in await asyncio.to_thread(ns.netlink.links)}
+        finally:
+            ns.close()
         for name, entry in (settings.get("Networks") or {}).items():
             network = self._find(entry.get("NetworkID") or "") or self._find(name)
             if network is None or network.space is None or not entry.get("IPAddress"):
@@ -977,8 +1016,8 @@ class NetworkService:
                            ifname: str) -> Endpoint:
         names: set[str] = set()
         if not network.is_default:
-            names.add(record["Name"][1:].lower())
             names.update(a.lower() for a in entry.get("Aliases") or [])
+            names.add(record["Id"][:12])
             service = (record["Config"].get("Labels") or {}).get(COMPOSE_SERVICE)
             if service:
                 names.add(service.lower())
@@ -1175,7 +1214,7 @@ class NetworkService:
         for cid, sandbox in self._sandboxes.items():
             endpoint = sandbox.endpoints.get(network.id)
             if endpoint is not None:
-                result[cid] = {"Name": sandbox.name, "EndpointID": endpoint.endpoint_id,
+                result[cid] = {"Name": self._name_of(sandbox), "EndpointID": endpoint.endpoint_id,
                                "MacAddress": endpoint.mac, "IPv4Address": str(endpoint.address),
                                "IPv6Address": ""}
         for cid, (net_id, endpoint_id) in self._special.items():
@@ -1219,6 +1258,13 @@ class NetworkService:
             if not ok:
                 return False
         return True
+
+    def _name_of(self, sandbox: Sandbox) -> str:
+        """The container's current name (it may have been renamed since it started)."""
+        try:
+            return self._containers.get(sandbox.container_id)["Name"][1:]
+        except NotFound:
+            return sandbox.name
 
     def _lock(self, cid: str) -> asyncio.Lock:
         lock = self._locks.get(cid)
@@ -1340,6 +1386,30 @@ def _bridge_address(nl: Netlink, device: str) -> ipaddress.IPv4Interface | None:
         return None
     addresses = nl.addresses(link.index)
     return addresses[0].address if addresses else None
+
+
+def _lock_host_resources(settings: Settings) -> list[int]:
+    """Hold locks on the nftables table and default bridge this daemon manages: a second
+    daemon with the same ones would silently rewrite the first one's rules. Released
+    when the daemon exits, however it exits."""
+    held = []
+    for kind, name in (("nft", settings.table), ("bridge", settings.bridge)):
+        if kind == "bridge" and name == "none":
+            continue
+        path = f"{LOCK_DIR}/dockyard-{kind}-{name}.lock"
+        os.makedirs(LOCK_DIR, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            for other in held:
+                os.close(other)
+            what = f"nftables table {name}" if kind == "nft" else f"bridge {name}"
+            flag = "--nftables-table" if kind == "nft" else "--bridge"
+            raise DockyardError(f"another dockyard daemon manages the {what}; give this one its own {flag}") from None
+        held.append(fd)
+    return held
 
 
 def _uses_embedded_dns(resolv: Path) -> bool:

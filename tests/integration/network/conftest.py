@@ -84,11 +84,6 @@ class Net:
     def gateway_of(self, network: str) -> str:
         return json.loads(self.out("network", "inspect", network))[0]["IPAM"]["Config"][0]["Gateway"]
 
-    def sh(self, ref: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a shell script in a new busybox container sharing nothing but `ref`'s
-        network arguments (ref is a list of run flags)."""
-        return self.d.cli("exec", ref, "sh", "-c", script, check=check)
-
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"

@@ -150,6 +150,9 @@ def test_dns_names_aliases_short_ids_and_round_robin(netd, net):
     assert "NXDOMAIN" not in out and "can't find" not in out
     ptr = netd.out("exec", client, "nslookup", ip1, check=False)
     assert f"{web1}.{net}" in ptr
+    # A renamed container answers to its new name.
+    netd.cli("rename", web1, web1 + "-renamed")
+    assert lookup(web1 + "-renamed") == [ip1]
 
 
 def test_dns_forwards_other_names_to_upstreams_even_on_loopback(netd, net):
@@ -262,6 +265,19 @@ def test_connect_created_container_then_start(netd, net):
         # On a user network now: the embedded server answers (the default route stays on
         # "bridge", which sorts first, as in Docker).
         assert "nameserver 127.0.0.11" in netd.out("exec", name, "cat", "/etc/resolv.conf")
+    finally:
+        netd.cli("rm", "-f", name)
+
+
+def test_disconnect_force_drops_a_removed_network(netd):
+    gone, name = unique("gone"), unique("stale")
+    netd.cli("network", "create", gone)
+    netd.cli("create", "--name", name, "--network", gone, "busybox", "true")
+    try:
+        netd.cli("network", "rm", gone)  # only a stopped container on it: allowed, as in Docker
+        assert netd.cli("network", "disconnect", gone, name, check=False).returncode == 1
+        netd.cli("network", "disconnect", "-f", gone, name)
+        assert netd.inspect(name)["NetworkSettings"]["Networks"] == {}
     finally:
         netd.cli("rm", "-f", name)
 
