@@ -176,7 +176,6 @@ def test_publish_and_port(daemon):
     daemon.cli("rm", "-f", cid)
 
 
-@pytest.mark.xfail(reason="daemon: GET /containers/json does not fill Ports yet", strict=False)
 def test_ps_shows_published_ports(daemon):
     cid = run_d(daemon, "cli-ps-ports", "-p", "127.0.0.1:18766:80/udp", "--expose", "9000", "busybox", "sleep", "60")
     try:
