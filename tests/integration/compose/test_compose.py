@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+from tests.support.registry import free_port, start_dockyard_registry
+
 WEB_DB = """\
     version: '3'
     services:
@@ -229,3 +231,56 @@ def test_bad_input_creates_nothing(project, daemon, text, message):
     assert message in result.stderr.decode()
     assert project.path.name + "_default" not in daemon.cli("network", "ls").stdout.decode()
     assert project.compose("up", "-d", "nosuch", check=False).returncode != 0
+
+
+def test_build_push_and_pull_through_a_registry(project, tmp_path):
+    """The seed's Flask shape (build a local Dockerfile, publish its port) with a busybox
+    stand-in; a content change rebuilds and recreates only that service; push and pull
+    go through a registry on 127.0.0.1."""
+    registry = start_dockyard_registry(tmp_path / "registry")
+    try:
+        project.write("app/Dockerfile", """\
+            FROM busybox
+            WORKDIR /app
+            COPY index.html .
+            CMD ["httpd", "-f", "-p", "5000", "-h", "/app"]
+            """)
+        project.write("app/index.html", "Hello, Docker!\n")
+        port = free_port()
+        project.write("compose.yaml", f"""\
+            services:
+              web:
+                build: ./app
+                image: {registry.host}/seed/web:v1
+                ports: ["{port}:5000"]
+              client:
+                image: busybox
+                command: sh -c "sleep 300"
+                depends_on: [web]
+            """)
+        project.compose("up", "-d", "--build")
+        assert _get(port) == b"Hello, Docker!\n"
+        client_id = project.out("ps", "-q", "client").strip()
+        project.write("app/index.html", "Hello again\n")
+        project.compose("up", "-d", "--build")
+        assert _get(port) == b"Hello again\n"
+        assert project.out("ps", "-q", "client").strip() == client_id  # untouched
+        project.compose("push", "web")
+        project.compose("down", "--rmi", "all")
+        project.compose("pull", "web")
+        project.compose("up", "-d", "--no-build")
+        assert _get(port) == b"Hello again\n"
+    finally:
+        registry.stop()
+
+
+def _get(port: int) -> bytes:
+    deadline = time.time() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as response:
+                return response.read()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)

@@ -17,14 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.distribution.conftest import (
-    PASSWORD,
-    USER,
-    free_port,
-    start_dockyard_registry,
-    trusted_ca,
-    wait_port,
-)
+from tests.integration.distribution.conftest import PASSWORD, USER, trusted_ca
+from tests.support.registry import free_port, start_dockyard_registry, wait_port
 
 pytestmark = pytest.mark.requires_root
 
