@@ -284,3 +284,29 @@ def _get(port: int) -> bytes:
             if time.time() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_secrets_and_configs_from_every_source(project):
+    project.write("secret.txt", "file-secret\n")
+    project.write("compose.yaml", """\
+        services:
+          app:
+            image: busybox
+            command: sh -c "sleep 300"
+            secrets: [token, filesec]
+            configs:
+              - source: greeting
+                target: /greeting
+        secrets:
+          token:
+            environment: TOKEN_VALUE
+          filesec:
+            file: ./secret.txt
+        configs:
+          greeting:
+            content: |
+              hello from content
+        """)
+    project.compose("up", "-d", env={"TOKEN_VALUE": "s3cr3t"})
+    out = project.out("exec", "-T", "app", "cat", "/run/secrets/token", "/run/secrets/filesec", "/greeting")
+    assert out == "s3cr3tfile-secret\nhello from content\n"
