@@ -43,6 +43,7 @@ from dockyard.builder.build import (
 )
 from dockyard.builder.context import BuildContext
 from dockyard.builder.parser import parse
+from dockyard.diskusage import tree_size
 from dockyard.distribution import reference
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.images.platform import now_rfc3339
@@ -183,7 +184,7 @@ class BuildService:
         if all or not keep_storage:
             cache_dir = self.root / "cache-mounts"
             if cache_dir.exists() and all:
-                reclaimed += await asyncio.to_thread(_du, cache_dir)
+                reclaimed += await asyncio.to_thread(tree_size, cache_dir)
                 await asyncio.to_thread(shutil.rmtree, cache_dir, True)
         return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
@@ -348,17 +349,6 @@ class BuildService:
             except DockyardError as e:
                 log.debug("not pruning %s: %s", image_id[:19], e.message)
         return reclaimed
-
-
-def _du(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def _go_duration_seconds(value: str) -> float:

@@ -19,7 +19,6 @@ import collections
 import contextlib
 import copy
 import logging
-import os
 import re
 import shutil
 import signal
@@ -34,6 +33,7 @@ from dockyard.daemon import cgroups, etcfiles, logrotate, names, stats
 from dockyard.daemon.create import log_size_limit, new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
+from dockyard.diskusage import tree_size
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.oci import build_spec
 from dockyard.oci.spec import resources_of
@@ -402,7 +402,7 @@ class ContainerService:
                 continue
             if cutoff is not None and parse_rfc3339(record["Created"]) >= cutoff:
                 continue
-            size = await asyncio.to_thread(_du, self._container_dir(record["Id"]) / "diff")
+            size = await asyncio.to_thread(tree_size, self._container_dir(record["Id"]) / "diff")
             try:
                 await self._remove(record["Id"])
             except KeyError:
@@ -780,7 +780,7 @@ class ContainerService:
         self._events.publish("container", action, record["Id"], attributes)
 
     def _sizes(self, record: dict[str, Any]) -> tuple[int, int]:
-        rw = _du(self._container_dir(record["Id"]) / "diff")
+        rw = tree_size(self._container_dir(record["Id"]) / "diff")
         try:
             image_size = self._images.get(record["Image"]).size
         except NotFound:
@@ -899,17 +899,6 @@ def _label_matches(labels: dict[str, str], wanted: str) -> bool:
     if key not in labels:
         return False
     return not eq or labels[key] == value
-
-
-def _du(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 # HostConfig fields `docker update` may change.

@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockyard.diskusage import tree_size
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.volumes.specs import LOCAL_DRIVER
 
@@ -126,14 +127,7 @@ class LocalStore:
                 os.chmod(data.parent, 0o701)
 
     def size(self, doc: dict[str, Any]) -> int:
-        total = 0
-        for dirpath, _dirs, files in os.walk(doc["Mountpoint"]):
-            for file in files:
-                try:
-                    total += os.lstat(os.path.join(dirpath, file)).st_size
-                except OSError:
-                    pass
-        return total
+        return tree_size(doc["Mountpoint"])
 
     # ── the driver's own mounts ───────────────────────────────────────────────────────
 
