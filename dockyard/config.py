@@ -38,6 +38,17 @@ class DaemonConfig:
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     certs_dirs: list[str] = field(default_factory=lambda: ["/etc/docker/certs.d", "/etc/dockyard/certs.d"])
+    # API access (see server/security.py): the unix socket's group (`--group`; `explicit`
+    # when named on the command line, so a missing one is an error rather than created),
+    # and TLS for TCP listeners. `tls`/`tls_verify` are None when not given, False when
+    # switched off explicitly (`--tls=false`), which is what allows plain TCP.
+    socket_group: str = "dockyard"
+    socket_group_explicit: bool = False
+    tls: bool | None = None
+    tls_verify: bool | None = None
+    tls_cacert: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def db_path(self) -> Path:

@@ -74,8 +74,8 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
     if source == "-":
         if dockerfile == "-":
             raise StatusError("invalid argument: can't use stdin for both build context and dockerfile", 125)
-        body: Any = _StdinReader(cli)
         dockerfile_name = dockerfile or "Dockerfile"
+        body: Any = _stdin_context(cli, dockerfile_name)
     else:
         if not os.path.isdir(source):
             raise StatusError(f'unable to prepare context: path "{source}" not found', 1)
@@ -216,11 +216,36 @@ def _add_tree(tf: tarfile.TarFile, root: str, rel: str, matcher: Any, always: se
             _add_tree(tf, root, child, matcher, always)
 
 
+def _stdin_context(cli: Cli, dockerfile_name: str) -> Any:
+    """`build -`: stdin is a context archive (tar, gzip, bzip2, xz), or, as with Docker's
+    CLI, a bare Dockerfile that becomes a context holding only itself."""
+    src = cli.stdin.buffer if hasattr(cli.stdin, "buffer") else sys.stdin.buffer
+    head = src.read(512)
+    archive = (head[257:262] == b"ustar" or head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"))
+               or (len(head) == 512 and not head.strip(b"\0")))
+    if archive:
+        return _StdinReader(src, head)
+    dockerfile = head + src.read()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo(dockerfile_name)
+        info.size, info.mode = len(dockerfile), 0o644
+        tf.addfile(info, io.BytesIO(dockerfile))
+    return buffer.getvalue()
+
+
 class _StdinReader:
-    def __init__(self, cli: Cli):
-        self._src = cli.stdin.buffer if hasattr(cli.stdin, "buffer") else sys.stdin.buffer
+    """stdin, with the bytes already read to sniff it given back first."""
+
+    def __init__(self, src: Any, head: bytes):
+        self._src = src
+        self._head = head
 
     def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data = self._head if n is None or n < 0 else self._head[:n]
+            self._head = self._head[len(data):]
+            return data + (self._src.read() if n is None or n < 0 else b"")
         return self._src.read(n)
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from dockyard.client.api import APIClient
+    from dockyard.client.hosts import TLSOptions
 
 
 class StatusError(Exception):
@@ -36,8 +37,10 @@ class Cli:
         stdin: Any = None,
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
+        tls: TLSOptions | None = None,
     ):
         self.host = host
+        self.tls = tls
         self.debug = debug
         self.stdin = stdin if stdin is not None else sys.stdin
         self.stdout = stdout if stdout is not None else sys.stdout
@@ -50,7 +53,7 @@ class Cli:
             from dockyard.client.api import APIClient
 
             # Only the CLI starts a daemon on demand; library users get an error instead.
-            self._client = APIClient(self.host, autostart=True)
+            self._client = APIClient(self.host, autostart=True, tls=self.tls)
         return self._client
 
     def out(self, text: str = "") -> None:

@@ -274,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: list[str]) -> int:
     host: str | None = None
     debug = False
+    tls = False
+    tls_verify: bool | None = None
+    tls_files: dict[str, str] = {}
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "-":
         arg = args[i]
@@ -291,6 +294,22 @@ def _main(args: list[str]) -> int:
             host = arg[2:]
         elif arg in ("-D", "--debug"):
             debug = True
+        elif name in ("--tls", "--tlsverify"):
+            value = _bool_value(inline) if eq else True
+            if value is None:
+                return _usage_failure(f'invalid argument "{inline}" for "{name}" flag')
+            if name == "--tls":
+                tls = value
+            else:
+                tls_verify = value
+        elif name in ("--tlscacert", "--tlscert", "--tlskey"):
+            if eq:
+                tls_files[name[2:]] = inline
+            elif i < len(args):
+                tls_files[name[2:]] = args[i]
+                i += 1
+            else:
+                return _usage_failure(f"flag needs an argument: {name}")
         elif arg in ("-v", "--version"):
             from dockyard.cli.system import version_line
 
@@ -313,7 +332,11 @@ def _main(args: list[str]) -> int:
     if not rest:
         sys.stdout.write(help_text())
         return 0
-    cli = Cli(host=host, debug=debug)
+    from dockyard.client.hosts import resolve_tls
+
+    options = resolve_tls(tls, tls_verify, tls_files.get("tlscacert"), tls_files.get("tlscert"),
+                          tls_files.get("tlskey"))
+    cli = Cli(host=host, debug=debug, tls=options)
     return dispatch(cli, rest)
 
 
@@ -398,6 +421,11 @@ def help_text() -> str:
         "Global Options:",
         "  -D, --debug              Enable debug mode",
         "  -H, --host string        Daemon socket to connect to",
+        "      --tls                Use TLS; implied by --tlsverify",
+        '      --tlscacert string   Trust certs signed only by this CA (default "~/.docker/ca.pem")',
+        '      --tlscert string     Path to TLS certificate file (default "~/.docker/cert.pem")',
+        '      --tlskey string      Path to TLS key file (default "~/.docker/key.pem")',
+        "      --tlsverify          Use TLS and verify the remote",
         "  -v, --version            Print version information and quit",
         "",
         f"Run '{PROG} COMMAND --help' for more information on a command.",
@@ -422,6 +450,16 @@ def _group_help(word: str, summary: str, subcommands: dict[str, str]) -> str:
         lines.append(f"  {sub.ljust(max(10, max(map(len, subcommands)) + 2))}{text}")
     lines += ["", f"Run '{PROG} {word} COMMAND --help' for more information on a command."]
     return "\n".join(lines) + "\n"
+
+
+def _bool_value(text: str) -> bool | None:
+    """Go's boolean flag values (`--tls=false`); None if `text` is not one."""
+    value = text.lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    return None
 
 
 def _usage_failure(message: str) -> int:

@@ -16,7 +16,7 @@ import json
 
 from dockyard import API_VERSION, __version__
 from dockyard.client.errors import APIError, DaemonUnavailable
-from dockyard.client.hosts import Host, parse_host, resolve_host
+from dockyard.client.hosts import Host, TLSOptions, parse_host, resolve_host, resolve_tls
 from dockyard.client.transport import (
     HijackedSocket,
     connect_socket,
@@ -48,9 +48,13 @@ class APIClient:
         version: str | None = None,
         timeout: float | None = None,
         autostart: bool = False,
+        tls: TLSOptions | None = None,
     ):
         self.base_url = resolve_host(base_url)
         self.host: Host = parse_host(self.base_url)
+        if self.host.scheme == "tcp":
+            # The flags' settings, else DOCKER_TLS_VERIFY/DOCKER_CERT_PATH.
+            self.host.tls = tls if tls is not None else resolve_tls()
         self.timeout = timeout
         self.autostart = autostart
         self._version = version
@@ -565,6 +569,8 @@ class APIClient:
             raise DaemonUnavailable(self.base_url, str(exc)) from None
         except OSError as exc:
             conn.close()
+            if self.host.tls is not None:
+                _raise_tls_error(self.base_url, self.host.tls, exc)
             if isinstance(exc, ConnectionResetError):
                 raise DaemonUnavailable(self.base_url, str(exc)) from None
             raise
@@ -755,3 +761,23 @@ def _lower_version(ours: str, theirs: str) -> str:
             return (0,)
 
     return theirs if key(theirs) < key(ours) else ours
+
+
+def _raise_tls_error(url: str, tls: TLSOptions, exc: OSError) -> None:
+    """Turn a TLS-layer failure (a rejected client certificate, say) into one line.
+
+    A daemon rejecting our certificate may just close the connection after the handshake
+    (TLS 1.3 checks it then), which reads as a disconnect without an answer.
+    """
+    from dockyard.client.tls import TLSError, is_tls_error
+
+    if is_tls_error(exc):
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise TLSError(f"error during connect: {url}: remote error: tls: {reason}") from None
+    if isinstance(exc, ConnectionResetError):
+        hint = ("it requires a client certificate (--tlscert and --tlskey, or cert.pem and "
+                "key.pem in DOCKER_CERT_PATH)" if not tls.cert else
+                f"it did not accept the client certificate {tls.cert}")
+        raise TLSError(f"error during connect: {url}: the daemon closed the TLS connection "
+                       f"without answering: {hint}") from None
+

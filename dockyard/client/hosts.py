@@ -2,7 +2,13 @@
 """Which daemon to talk to: the `-H` flag, `DOCKYARD_HOST`, `DOCKER_HOST`, or the default socket.
 
 A host is a URL. `unix:///path` names a socket file; `tcp://addr[:port]` (also written
-`http://`) a plain TCP listener, port 2375 by default as in Docker. TLS is not spoken yet.
+`http://`) a TCP listener, port 2375 by default as in Docker (2376 with TLS).
+
+TLS on TCP follows the docker CLI: `--tls` (encrypt, do not verify the daemon),
+`--tlsverify` or `DOCKER_TLS_VERIFY` (verify the daemon against the CA), with `ca.pem`,
+`cert.pem` and `key.pem` from `DOCKER_CERT_PATH` (default `~/.docker`) unless
+`--tlscacert`, `--tlscert`, `--tlskey` name other files. `resolve_tls` only collects the
+settings; the `ssl` module is imported when a TLS connection is made (`client/tls.py`).
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_TCP_PORT = 2375
+DEFAULT_TLS_PORT = 2376
 
 
 class Host:
     """A parsed daemon address: `scheme` is "unix" (address is a path) or "tcp"."""
 
-    __slots__ = ("url", "scheme", "path", "hostname", "port")
+    __slots__ = ("url", "scheme", "path", "hostname", "port", "tls")
 
     def __init__(self, url: str, scheme: str, path: str = "", hostname: str = "", port: int = 0):
         self.url = url
@@ -29,6 +36,8 @@ class Host:
         self.path = path
         self.hostname = hostname
         self.port = port
+        # TLS settings for a tcp host (None: plain TCP); unix sockets never use TLS.
+        self.tls: TLSOptions | None = None
 
     def __repr__(self) -> str:
         return f"Host({self.url!r})"
@@ -36,6 +45,51 @@ class Host:
     @property
     def is_default(self) -> bool:
         return self.url == DEFAULT_SOCKET
+
+
+class TLSOptions:
+    """TLS settings for a TCP daemon: `verify` checks its certificate against `cacert`;
+    `cert`/`key` are the client's certificate (None when there is none to present)."""
+
+    __slots__ = ("verify", "cacert", "cert", "key")
+
+    def __init__(self, verify: bool, cacert: str | None, cert: str | None, key: str | None):
+        self.verify = verify
+        self.cacert = cacert
+        self.cert = cert
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"TLSOptions(verify={self.verify}, cacert={self.cacert!r}, cert={self.cert!r})"
+
+
+def resolve_tls(
+    tls: bool = False,
+    verify: bool | None = None,
+    cacert: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TLSOptions | None:
+    """The TLS settings the flags and environment ask for, or None for plain TCP.
+
+    As in the docker CLI, files named by flags must exist (checked on connect), while the
+    defaults from `DOCKER_CERT_PATH` are used only when present.
+    """
+    env = os.environ if environ is None else environ
+    if verify is None:
+        verify = bool(env.get("DOCKER_TLS_VERIFY"))
+    if not (tls or verify):
+        return None
+    cert_dir = env.get("DOCKER_CERT_PATH") or os.path.join(os.path.expanduser("~"), ".docker")
+
+    def pick(flag: str | None, name: str) -> str | None:
+        if flag:
+            return flag
+        default = os.path.join(cert_dir, name)
+        return default if os.path.exists(default) else None
+
+    return TLSOptions(verify, pick(cacert, "ca.pem"), pick(cert, "cert.pem"), pick(key, "key.pem"))
 
 
 def resolve_host(flag: str | None = None, environ: Mapping[str, str] | None = None) -> str:

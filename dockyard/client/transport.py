@@ -34,7 +34,15 @@ def connect_socket(host: Host, timeout: float | None = None) -> socket.socket:
         return sock
     sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    if host.tls is None:
+        return sock
+    from dockyard.client.tls import wrap  # imports ssl: only on this path
+
+    try:
+        return wrap(sock, host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class HijackedSocket:
@@ -58,7 +66,13 @@ class HijackedSocket:
         self.sock.sendall(data)
 
     def close_write(self) -> None:
-        """Half-close: tells the daemon stdin is finished while output keeps flowing."""
+        """Half-close: tells the daemon stdin is finished while output keeps flowing.
+
+        Not over TLS: Python's SSL sockets have no half-close (`shutdown` drops the TLS
+        layer), so the stream stays open until the container ends it.
+        """
+        if hasattr(self.sock, "unwrap"):
+            return
         try:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:

@@ -13,6 +13,10 @@ from pathlib import Path
 from dockyard import __version__
 from dockyard.config import DEFAULT_SOCKET, DaemonConfig
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.server.security import Listeners
+
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -35,9 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.certs_dir:
         config.certs_dirs = args.certs_dir
-    _setup_logging(config)
+    _tls_flags(config, args)
+    from dockyard.server.security import ListenerError, prepare
+
     try:
-        return asyncio.run(_run(config))
+        listeners = prepare(config)
+    except ListenerError as e:
+        # Before logging is set up: a refused setting belongs on the terminal.
+        sys.stderr.write(f"dockyardd: {e}\n")
+        return 1
+    for warning in listeners.warnings or []:
+        sys.stderr.write(f"WARNING: {warning}\n")
+    _setup_logging(config)
+    for warning in listeners.warnings or []:
+        logging.getLogger("dockyard").warning("%s", warning)
+    try:
+        return asyncio.run(_run(config, listeners))
     except KeyboardInterrupt:
         return 0
     except Exception as e:  # a startup failure: one line, not a traceback
@@ -47,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-async def _run(config: DaemonConfig) -> int:
+async def _run(config: DaemonConfig, listeners: Listeners) -> int:
     from dockyard.daemon.daemon import Daemon
     from dockyard.server.app import serve
 
     log = logging.getLogger("dockyard")
     daemon = Daemon(config)
     await daemon.start()
-    runner = await serve(daemon, config.hosts)
+    runner = await serve(daemon, config.hosts, listeners)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -91,8 +108,45 @@ def _parser() -> argparse.ArgumentParser:
                    help="a mirror of Docker Hub to try first (repeatable)")
     p.add_argument("--certs-dir", action="append", metavar="DIR",
                    help="per-registry CA directories (default /etc/docker/certs.d and /etc/dockyard/certs.d)")
+    p.add_argument("-G", "--group", metavar="NAME",
+                   help="group owning the unix socket (default dockyard, created if missing)")
+    p.add_argument("--tls", nargs="?", const=True, type=_bool_flag, metavar="BOOL",
+                   help="use TLS; implied by --tlsverify (--tls=false allows plain TCP)")
+    p.add_argument("--tlsverify", nargs="?", const=True, type=_bool_flag, metavar="BOOL",
+                   help="use TLS and require client certificates signed by --tlscacert")
+    p.add_argument("--tlscacert", metavar="FILE",
+                   help="trust client certificates signed by this CA (default ~/.docker/ca.pem)")
+    p.add_argument("--tlscert", metavar="FILE",
+                   help="the daemon's TLS certificate (default ~/.docker/cert.pem)")
+    p.add_argument("--tlskey", metavar="FILE",
+                   help="the daemon's TLS key (default ~/.docker/key.pem)")
     p.add_argument("-v", "--version", action="version", version=f"dockyardd {__version__}")
     return p
+
+
+def _tls_flags(config: DaemonConfig, args: argparse.Namespace) -> None:
+    """Socket group and TLS settings, with dockerd's defaults ($DOCKER_CERT_PATH or ~/.docker)."""
+    import os
+
+    if args.group is not None:
+        config.socket_group = args.group
+        config.socket_group_explicit = True
+    config.tls = args.tls
+    config.tls_verify = args.tlsverify
+    cert_dir = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+    config.tls_cacert = args.tlscacert or os.path.join(cert_dir, "ca.pem")
+    config.tls_cert = args.tlscert or os.path.join(cert_dir, "cert.pem")
+    config.tls_key = args.tlskey or os.path.join(cert_dir, "key.pem")
+
+
+def _bool_flag(text: str) -> bool:
+    """Go's flag syntax for booleans: `--tls=false`, `--tls=1`, ..."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 
 
 def _setup_logging(config: DaemonConfig) -> None:

@@ -31,6 +31,7 @@ from dockyard.server.routers import (
     system,
     volumes,
 )
+from dockyard.server.security import Listeners, secure_socket
 
 if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
@@ -54,8 +55,14 @@ def make_app(daemon: Daemon) -> web.Application:
     return app
 
 
-async def serve(daemon: Daemon, hosts: list[str]) -> web.AppRunner:
-    """Start listening on every `unix://` and `tcp://` host; returns the runner to clean up."""
+async def serve(daemon: Daemon, hosts: list[str],
+                listeners: Listeners | None = None) -> web.AppRunner:
+    """Start listening on every `unix://` and `tcp://` host; returns the runner to clean up.
+
+    `listeners` (from `security.prepare`) gives the unix sockets' group and the TLS context
+    of TCP listeners; without one, sockets stay root's and TCP is plain.
+    """
+    listeners = listeners or Listeners()
     # Open long polls (`wait`, `logs -f`, `events`) must not hold a shutdown for a minute:
     # containers keep running, and clients reconnect to the next daemon.
     runner = web.AppRunner(make_app(daemon), access_log=None, handle_signals=False,
@@ -67,15 +74,19 @@ async def serve(daemon: Daemon, hosts: list[str]) -> web.AppRunner:
             _remove_stale_socket(path)
             site: web.BaseSite = web.UnixSite(runner, path)
             await site.start()
-            os.chmod(path, 0o660)
+            secure_socket(path, listeners.socket_gid)
         elif host.startswith("tcp://"):
-            address = host[len("tcp://"):]
-            name, _, port = address.rpartition(":")
-            site = web.TCPSite(runner, name or "127.0.0.1", int(port or 2375))
+            address = host[len("tcp://"):].rstrip("/")
+            name, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+            default_port = 2376 if listeners.ssl_context else 2375
+            site = web.TCPSite(runner, name.strip("[]") or "127.0.0.1", int(port or default_port),
+                               ssl_context=listeners.ssl_context)
             await site.start()
         else:
             raise ValueError(f"unsupported host {host!r}: use unix:// or tcp://")
-        log.info("API listening on %s", host)
+        log.info("API listening on %s%s", host,
+                 " (TLS, client certificates required)" if host.startswith("tcp://")
+                 and listeners.ssl_context else "")
     return runner
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +88,8 @@ def _run(argv, input, timeout, check, env) -> subprocess.CompletedProcess:
     return result
 
 
-def start_daemon(base: Path) -> DaemonHandle:
+def start_daemon(base: Path, extra_flags: Sequence[str] = ()) -> DaemonHandle:
+    """A daemon on `base`; `extra_flags` are added to its command line (e.g. another -H)."""
     data_root = base / "data"
     exec_root = Path(tempfile.mkdtemp(prefix="dockyard-test-", dir="/run"))
     sock = base / "dockyard.sock"
@@ -96,7 +97,7 @@ def start_daemon(base: Path) -> DaemonHandle:
     flags, bridge_name, table = network_flags()
     process = subprocess.Popen(
         [str(BIN / "dockyardd"), "-H", f"unix://{sock}", "--data-root", str(data_root),
-         "--exec-root", str(exec_root), "--log-file", str(log), "-D", *flags],
+         "--exec-root", str(exec_root), "--log-file", str(log), "-D", *flags, *extra_flags],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     handle = DaemonHandle(f"unix://{sock}", sock, data_root, exec_root, log, process,
@@ -212,12 +213,12 @@ def cleanup_network(table: str) -> None:
 
 
 @contextlib.contextmanager
-def running_daemon() -> Iterator[DaemonHandle]:
+def running_daemon(extra_flags: Sequence[str] = ()) -> Iterator[DaemonHandle]:
     """A daemon on fresh temporary roots; everything it made is gone afterwards."""
     if os.geteuid() != 0 or not shutil.which("runc"):
         pytest.skip("needs root, runc and conmon")
     base = Path(tempfile.mkdtemp(prefix="dockyard-it-", dir="/var/tmp"))
-    handle = start_daemon(base)
+    handle = start_daemon(base, extra_flags)
     try:
         yield handle
     finally:

@@ -148,3 +148,46 @@ def test_docker_cli_and_docker_py(daemon, tmp_path):
         tf.addfile(info, io.BytesIO(data))
     with pytest.raises(docker.errors.BuildError, match="non-zero code: 5"):
         client.images.build(fileobj=io.BytesIO(buf.getvalue()), custom_context=True, encoding="gzip")
+
+
+def test_add_archives_chown_chmod_onbuild_and_output_options(daemon, tmp_path):
+    src = _write(tmp_path / "src", {"a.txt": "a\n", "sub/b.txt": "b\n"})
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with tarfile.open(ctx / "files.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname=".")
+    _write(ctx, {"a.txt": "a\n", "Dockerfile": """FROM busybox AS base
+ARG GREETING=hi
+ADD files.tar.gz /extracted/
+COPY --chown=nobody:nogroup --chmod=640 a.txt /owned.txt
+RUN echo "$GREETING" > /greeting
+ONBUILD RUN echo triggered > /onbuild
+FROM base
+COPY --from=base /greeting /copied
+CMD ["cat", "/copied"]
+"""})
+    iid = tmp_path / "iid"
+    out = daemon.cli("build", "-q", "--iidfile", str(iid), "--build-arg", "GREETING=hello",
+                     "-t", "bt-opts:1", str(ctx)).stdout.decode().strip()
+    assert out.startswith("sha256:") and iid.read_text().strip() == out
+    assert daemon.cli("run", "--rm", "bt-opts:1").stdout == b"hello\n"
+    listing = daemon.cli("run", "--rm", "bt-opts:1", "sh", "-c",
+                         "ls /extracted /extracted/sub; stat -c '%u:%g %a' /owned.txt; cat /onbuild").stdout.decode()
+    assert "a.txt" in listing and "b.txt" in listing  # the archive was unpacked
+    assert "65534:65534 640" in listing and "triggered" in listing
+    daemon.cli("rmi", "bt-opts:1")
+
+
+def test_stdin_dockerfile_and_stdin_context(daemon, tmp_path):
+    dockerfile = b'FROM busybox\nRUN echo from-stdin > /x\nCMD ["cat", "/x"]\n'
+    daemon.cli("build", "-t", "bt-stdin:1", "-", input=dockerfile)
+    assert daemon.cli("run", "--rm", "bt-stdin:1").stdout == b"from-stdin\n"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w:gz") as tar:
+        for name, data in {"Dockerfile": b'FROM busybox\nCOPY f /f\nCMD ["cat", "/f"]\n', "f": b"in-tar\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    daemon.cli("build", "-t", "bt-stdin:2", "-", input=context.getvalue())
+    assert daemon.cli("run", "--rm", "bt-stdin:2").stdout == b"in-tar\n"
+    daemon.cli("rmi", "bt-stdin:1", "bt-stdin:2")
