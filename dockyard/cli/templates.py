@@ -763,6 +763,12 @@ class _Exec:
         for i, name in enumerate(names):
             last = i == len(names) - 1
             if isinstance(value, dict):
+                if name not in value:
+                    # Docker's templates see Go structs, whose field names differ from the
+                    # JSON keys we hold only in case (`APIVersion`/`ApiVersion`, `ID`/`Id`).
+                    folded = [k for k in value if isinstance(k, str) and k.lower() == name.lower()]
+                    if len(folded) == 1:
+                        name = folded[0]
                 if self.strict and name not in value:
                     chain = "." + ".".join(names)
                     raise TemplateError(
