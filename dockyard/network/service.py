@@ -292,6 +292,13 @@ class NetworkService:
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InvalidParameter("invalid network create request: expected a JSON object")
+        _check_types(body, _CREATE_TYPES, "")
+        ipam = body.get("IPAM") or {}
+        _check_types(ipam, _IPAM_TYPES, "IPAM.")
+        for i, entry in enumerate(ipam.get("Config") or []):
+            if not isinstance(entry, dict):
+                raise InvalidParameter(f"invalid IPAM.Config[{i}]: expected an object")
+            _check_types(entry, _IPAM_CONFIG_TYPES, f"IPAM.Config[{i}].")
         name = body.get("Name")
         if not isinstance(name, str) or not name.strip():
             raise InvalidParameter(f"invalid name: {name or ''}")
@@ -1418,3 +1425,26 @@ def _uses_embedded_dns(resolv: Path) -> bool:
     except OSError:
         return False
 
+
+# JSON types of the network create body (NetworkCreateRequest): a wrong one is a 400, not
+# an error deep inside the driver. Absent or null fields are fine.
+_CREATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "Name": str, "Driver": str, "Scope": str, "Internal": bool, "Attachable": bool,
+    "Ingress": bool, "ConfigOnly": bool, "ConfigFrom": dict, "IPAM": dict, "EnableIPv6": bool,
+    "EnableIPv4": bool, "Options": dict, "Labels": dict, "CheckDuplicate": bool,
+}
+_IPAM_TYPES: dict[str, type | tuple[type, ...]] = {"Driver": str, "Config": list, "Options": dict}
+_IPAM_CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "Subnet": str, "IPRange": str, "Gateway": str, "AuxiliaryAddresses": dict,
+}
+_TYPE_NAMES = {str: "a string", bool: "a boolean", dict: "an object", list: "an array"}
+
+
+def _check_types(body: dict[str, Any], types: dict[str, type | tuple[type, ...]], prefix: str) -> None:
+    for key, expected in types.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        # bool is an int in Python; JSON numbers are never accepted where a bool is expected.
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise InvalidParameter(f"invalid {prefix}{key}: expected {_TYPE_NAMES.get(expected, expected)}")

@@ -45,6 +45,10 @@ class ProjectDir:
                                  f"stdout: {result.stdout.decode()}\nstderr: {result.stderr.decode()}")
         return result
 
+    def daemon_cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Plain `dockyard ARGS` against the project's daemon."""
+        return subprocess.run([str(BIN / "dockyard"), "-H", self.host, *args], capture_output=True, check=True)
+
     def out(self, *args: str, **kw) -> str:
         return self.compose(*args, **kw).stdout.decode()
 

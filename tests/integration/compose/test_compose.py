@@ -266,7 +266,8 @@ def test_build_push_and_pull_through_a_registry(project, tmp_path):
         assert _get(port) == b"Hello again\n"
         assert project.out("ps", "-q", "client").strip() == client_id  # untouched
         project.compose("push", "web")
-        project.compose("down", "--rmi", "all")
+        project.compose("down")
+        project.daemon_cli("rmi", f"{registry.host}/seed/web:v1")
         project.compose("pull", "web")
         project.compose("up", "-d", "--no-build")
         assert _get(port) == b"Hello again\n"
