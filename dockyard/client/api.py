@@ -54,7 +54,7 @@ class APIClient:
         self.host: Host = parse_host(self.base_url)
         if self.host.scheme == "tcp":
             # The flags' settings, else DOCKER_TLS_VERIFY/DOCKER_CERT_PATH.
-            self.host.tls = tls if tls is not None else resolve_tls()
+            self.host.use_tls(tls if tls is not None else resolve_tls())
         self.timeout = timeout
         self.autostart = autostart
         self._version = version

@@ -28,7 +28,7 @@ DEFAULT_TLS_PORT = 2376
 class Host:
     """A parsed daemon address: `scheme` is "unix" (address is a path) or "tcp"."""
 
-    __slots__ = ("url", "scheme", "path", "hostname", "port", "tls")
+    __slots__ = ("url", "scheme", "path", "hostname", "port", "port_given", "tls")
 
     def __init__(self, url: str, scheme: str, path: str = "", hostname: str = "", port: int = 0):
         self.url = url
@@ -36,8 +36,15 @@ class Host:
         self.path = path
         self.hostname = hostname
         self.port = port
+        self.port_given = True
         # TLS settings for a tcp host (None: plain TCP); unix sockets never use TLS.
         self.tls: TLSOptions | None = None
+
+    def use_tls(self, tls: TLSOptions | None) -> None:
+        """Set the TLS settings; an address without a port then means Docker's TLS port."""
+        self.tls = tls
+        if tls is not None and not self.port_given:
+            self.port = DEFAULT_TLS_PORT
 
     def __repr__(self) -> str:
         return f"Host({self.url!r})"
@@ -138,4 +145,6 @@ def _parse_tcp(url: str, rest: str) -> Host:
         port = int(port_text)
     else:
         port = DEFAULT_TCP_PORT
-    return Host(url=url, scheme="tcp", hostname=hostname, port=port)
+    host = Host(url=url, scheme="tcp", hostname=hostname, port=port)
+    host.port_given = bool(port_text)
+    return host

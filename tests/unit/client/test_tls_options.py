@@ -56,3 +56,16 @@ def test_daemon_tlsverify_needs_readable_files(tmp_path):
                           tls_cacert=str(tmp_path / "ca.pem"), tls_cert="c", tls_key="k")
     with pytest.raises(ListenerError, match="could not read --tlscacert"):
         prepare(config)
+
+
+def test_tls_without_a_port_means_2376():
+    from dockyard.client.hosts import TLSOptions, parse_host
+
+    plain = parse_host("tcp://daemon.example")
+    assert plain.port == 2375
+    secure = parse_host("tcp://daemon.example")
+    secure.use_tls(TLSOptions(verify=True, cacert=None, cert=None, key=None))
+    assert secure.port == 2376
+    explicit = parse_host("tcp://daemon.example:4000")
+    explicit.use_tls(TLSOptions(verify=True, cacert=None, cert=None, key=None))
+    assert explicit.port == 4000
