@@ -618,14 +618,19 @@ class ContainerService:
         if record is None or live is None:
             return
         async with live.lock:
-            record["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
-                                   ExitCode=status.code, OOMKilled=status.oom_killed,
-                                   FinishedAt=status.finished_at or rfc3339())
+            exited = {"Status": "exited", "Running": False, "Paused": False, "Pid": 0,
+                      "ExitCode": status.code, "OOMKilled": status.oom_killed,
+                      "FinishedAt": status.finished_at or rfc3339()}
             auto_remove = record["HostConfig"].get("AutoRemove")
             if auto_remove:
-                record["State"]["Status"] = "removing"
-            await self._persist(record)  # before the exit file goes
+                exited["Status"] = "removing"
+            # On disk before the exit file goes (crash safety); in memory only once the run's
+            # resources are released, so nobody sees it stopped with its mounts still held.
+            stored = copy.deepcopy(record)
+            stored["State"].update(exited)
+            await asyncio.to_thread(self._db.put_container, stored)
             await self._release(record)
+            record["State"].update(exited)
             restart_in = self._restart_delay(record, live, status.code)
             if restart_in is not None:
                 record["State"].update(Restarting=True, Status="restarting")
