@@ -147,8 +147,12 @@ def test_pull_never_and_missing_image(daemon):
 
 def test_restart_policy_restarts_a_failing_container(daemon):
     cid = run_d(daemon, "cli-restart", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
-    assert until(lambda: inspect(daemon, cid)["RestartCount"] == 2 and not inspect(daemon, cid)["State"]["Running"], 20)
-    assert inspect(daemon, cid)["State"]["ExitCode"] == 3
+    def settled():
+        doc = inspect(daemon, cid)  # one snapshot: a restart may be under way between two
+        return doc["RestartCount"] == 2 and doc["State"]["Status"] == "exited" and doc
+
+    assert until(settled, 20)
+    assert settled()["State"]["ExitCode"] == 3
     daemon.cli("rm", "-f", cid)
 
 
