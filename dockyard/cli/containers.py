@@ -530,44 +530,29 @@ def cmd_update(cli: Cli, argv: list[str], path: str) -> int:
             restart = _opts().parse_restart_policy(opts.restart)
         except ValueError as exc:
             raise StatusError(str(exc), 1) from None
+    from dockyard.cli.runconfig import limit_fields
+
     update: dict[str, Any] = {
-        "CpuShares": opts.cpu_shares or 0,
-        "Memory": opts.memory or 0,
-        "NanoCpus": opts.cpus or 0,
+        **limit_fields(opts),
         "CgroupParent": "",
-        "BlkioWeight": opts.blkio_weight or 0,
         "BlkioWeightDevice": None,
         "BlkioDeviceReadBps": None,
         "BlkioDeviceWriteBps": None,
         "BlkioDeviceReadIOps": None,
         "BlkioDeviceWriteIOps": None,
-        "CpuPeriod": opts.cpu_period or 0,
-        "CpuQuota": opts.cpu_quota or 0,
-        "CpuRealtimePeriod": opts.cpu_rt_period or 0,
-        "CpuRealtimeRuntime": opts.cpu_rt_runtime or 0,
-        "CpusetCpus": opts.cpuset_cpus or "",
-        "CpusetMems": opts.cpuset_mems or "",
         "Devices": None,
         "DeviceCgroupRules": None,
         "DeviceRequests": None,
+        "MemorySwappiness": None,
+        "OomKillDisable": None,
+        "PidsLimit": opts.pids_limit if opts.pids_limit else None,
+        "Ulimits": None,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "RestartPolicy": restart,
     }
-    if opts.kernel_memory:
-        update["KernelMemory"] = opts.kernel_memory
-    update.update(
-        {
-            "MemoryReservation": opts.memory_reservation or 0,
-            "MemorySwap": opts.memory_swap or 0,
-            "MemorySwappiness": None,
-            "OomKillDisable": None,
-            "PidsLimit": opts.pids_limit if opts.pids_limit else None,
-            "Ulimits": None,
-            "CpuCount": 0,
-            "CpuPercent": 0,
-            "IOMaximumIOps": 0,
-            "IOMaximumBandwidth": 0,
-            "RestartPolicy": restart,
-        }
-    )
     warnings: list[str] = []
     errors: list[str] = []
     for name in args:

@@ -348,33 +348,20 @@ def _build(
     host.update(
         {
             "Isolation": opts.isolation or "",
-            "CpuShares": opts.cpu_shares or 0,
-            "Memory": opts.memory or 0,
-            "NanoCpus": opts.cpus or 0,
             "CgroupParent": opts.cgroup_parent or "",
-            "BlkioWeight": opts.blkio_weight or 0,
             "BlkioWeightDevice": list(opts.blkio_weight_device),
             "BlkioDeviceReadBps": list(opts.device_read_bps),
             "BlkioDeviceWriteBps": list(opts.device_write_bps),
             "BlkioDeviceReadIOps": list(opts.device_read_iops),
             "BlkioDeviceWriteIOps": list(opts.device_write_iops),
-            "CpuPeriod": opts.cpu_period or 0,
-            "CpuQuota": opts.cpu_quota or 0,
-            "CpuRealtimePeriod": opts.cpu_rt_period or 0,
-            "CpuRealtimeRuntime": opts.cpu_rt_runtime or 0,
-            "CpusetCpus": opts.cpuset_cpus or "",
-            "CpusetMems": opts.cpuset_mems or "",
             "Devices": devices,
             "DeviceCgroupRules": list(opts.device_cgroup_rule) or None,
             "DeviceRequests": device_requests,
         }
     )
-    if opts.kernel_memory:
-        host["KernelMemory"] = opts.kernel_memory
+    host.update(limit_fields(opts))
     host.update(
         {
-            "MemoryReservation": opts.memory_reservation or 0,
-            "MemorySwap": opts.memory_swap or 0,
             "MemorySwappiness": swappiness,
             "OomKillDisable": bool(opts.oom_kill_disable),
             "PidsLimit": opts.pids_limit or 0,
@@ -661,3 +648,25 @@ def parse_bytes(value: str) -> int:
         return o.ram_in_bytes(value)
     except o.OptError as exc:
         raise FlagError(str(exc)) from None
+
+
+def limit_fields(opts: Any) -> dict[str, Any]:
+    """The CPU, memory and block-I/O weight limits that `run`/`create` and `update` take
+    from the same flags and send the same way."""
+    fields: dict[str, Any] = {
+        "CpuShares": opts.cpu_shares or 0,
+        "Memory": opts.memory or 0,
+        "NanoCpus": opts.cpus or 0,
+        "BlkioWeight": opts.blkio_weight or 0,
+        "CpuPeriod": opts.cpu_period or 0,
+        "CpuQuota": opts.cpu_quota or 0,
+        "CpuRealtimePeriod": opts.cpu_rt_period or 0,
+        "CpuRealtimeRuntime": opts.cpu_rt_runtime or 0,
+        "CpusetCpus": opts.cpuset_cpus or "",
+        "CpusetMems": opts.cpuset_mems or "",
+        "MemoryReservation": opts.memory_reservation or 0,
+        "MemorySwap": opts.memory_swap or 0,
+    }
+    if opts.kernel_memory:
+        fields["KernelMemory"] = opts.kernel_memory
+    return fields
