@@ -12,6 +12,9 @@ from pathlib import Path
 
 from dockyard import DEFAULT_SOCKET
 
+# Shared by every daemon on the machine (test daemons too): see baseimages/cache.py.
+DEFAULT_BASE_IMAGE_CACHE = Path("/var/cache/dockyard/base-images")
+
 
 @dataclass
 class DaemonConfig:
@@ -38,6 +41,10 @@ class DaemonConfig:
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     certs_dirs: list[str] = field(default_factory=lambda: ["/etc/docker/certs.d", "/etc/dockyard/certs.d"])
+    # Offline base images (see baseimages/bootstrap.py): build the slow ones when a pull
+    # finds no registry, and the machine-wide cache every daemon loads them from.
+    bootstrap: bool = False
+    base_image_cache: str = ""
     # API access (see server/security.py): the unix socket's group (`--group`; `explicit`
     # when named on the command line, so a missing one is an error rather than created),
     # and TLS for TCP listeners. `tls`/`tls_verify` are None when not given, False when

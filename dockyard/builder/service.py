@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dockyard import baseimages, snapshots
+from dockyard import snapshots
 from dockyard.builder.build import (
     CA_BUNDLE_HOST,
     PROXY_ARGS,
@@ -72,6 +72,8 @@ class BuildService:
         self.work = Path(config.exec_root) / "builder"
         self._secrets: dict[str, Path] = {}
         self._base_locks: dict[str, asyncio.Lock] = {}
+        # How a missing base image is fetched: daemon/pulling.pull, set by the daemon.
+        self.pull: Callable[..., Any] = _no_registry
 
     # ── entry points ──────────────────────────────────────────────────────────────────
 
@@ -191,8 +193,9 @@ class BuildService:
     # ── what a Build asks for ─────────────────────────────────────────────────────────
 
     async def resolve_base(self, name: str, pull: bool, emit: Callable[[dict[str, Any]], None]) -> str:
-        """The image ID of a FROM/--from reference, building an offline base image (our
-        `pull`) when it is missing or `pull` is asked."""
+        """The image ID of a FROM/--from reference: the local image, else (or with `pull`)
+        pulled through the daemon (`self.pull`, see daemon/pulling.py), which falls back
+        to the offline base images when no registry answers."""
         try:
             ref = reference.parse(name)
         except InvalidParameter as e:
@@ -206,14 +209,18 @@ class BuildService:
         async with lock:
             if not pull and await asyncio.to_thread(self.images.exists, name):
                 return (await asyncio.to_thread(self.images.get, name)).id
+            loop = asyncio.get_running_loop()
+
+            def threadsafe_emit(message: dict[str, Any]) -> None:
+                loop.call_soon_threadsafe(emit, message)
+
             try:
-                return await asyncio.to_thread(baseimages.build, self.images, name)
-            except (NotFound, InvalidParameter):
-                if pull and await asyncio.to_thread(self.images.exists, name):
-                    return (await asyncio.to_thread(self.images.get, name)).id
-                repo = reference.familiar(ref).rsplit(":", 1)[0]
-                raise BuildError(f"pull access denied for {repo}, repository does not exist or may "
-                                 f"require 'docker login': denied: requested access to the resource is denied") from None
+                await asyncio.to_thread(self.pull, ref if ref.digest else ref.with_default_tag(),
+                                        emit=threadsafe_emit)
+            except DockyardError as e:
+                if not (pull and await asyncio.to_thread(self.images.exists, name)):
+                    raise BuildError(e.message) from None
+            return (await asyncio.to_thread(self.images.get, name)).id
 
     def cache_key(self, parent: str, parts: list[str]) -> str:
         return hashlib.sha256(json.dumps([parent or "scratch", *parts]).encode()).hexdigest()
@@ -361,3 +368,7 @@ def _go_duration_seconds(value: str) -> float:
 
 
 __all__ = ["BuildService", "BuildOptions", "BuildError"]
+
+
+def _no_registry(ref: Any, **_: Any) -> Any:
+    raise NotFound(f"no such image: {reference.familiar(ref)}")

@@ -210,6 +210,7 @@ PULL = Command(
     "Download an image from a registry",
     [
         Flag("all-tags", "a", help="Download all tagged images in the repository"),
+        Flag("bootstrap", "", help="If no registry answers, build the official image's stand-in from Debian packages"),
         Flag("platform", "", "string", help="Set platform if server is multi-platform capable"),
         Flag("quiet", "q", help="Suppress verbose output"),
     ],
@@ -229,7 +230,8 @@ def cmd_pull(cli: Cli, argv: list[str], path: str) -> int:
         tag = "latest"
         if not opts.quiet:
             cli.out("Using default tag: latest")
-    pull_image(cli, name, digest or tag or None, opts.platform, quiet=opts.quiet, out=cli.stdout)
+    pull_image(cli, name, digest or tag or None, opts.platform, quiet=opts.quiet, out=cli.stdout,
+               bootstrap=opts.bootstrap)
     suffix = f"@{digest}" if digest else (f":{tag}" if tag else "")
     cli.out(full_name(name) + suffix)
     return 0
@@ -242,12 +244,13 @@ def pull_image(
     platform: str | None = None,
     quiet: bool = False,
     out: Any = None,
+    bootstrap: bool = False,
 ) -> None:
     """Pull through the daemon, showing its progress on `out` (nothing if quiet)."""
     from dockyard.cli.progress import display_stream
     from dockyard.cli.registry import registry_auth
 
-    messages = cli.client.pull(name, tag=tag, platform=platform, auth=registry_auth(name))
+    messages = cli.client.pull(name, tag=tag, platform=platform, auth=registry_auth(name), bootstrap=bootstrap)
     if quiet:
         from dockyard.cli.progress import StreamError
 

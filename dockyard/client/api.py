@@ -391,10 +391,12 @@ class APIClient:
         tag: str | None = None,
         platform: str | None = None,
         auth: str | None = None,
+        bootstrap: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """`POST /images/create?fromImage=`: the JSON progress messages as they arrive."""
+        """`POST /images/create?fromImage=`: the JSON progress messages as they arrive.
+        `bootstrap` (dockyard's own) lets the daemon build an offline base image."""
         headers = {"X-Registry-Auth": auth} if auth else None
-        params = {"fromImage": image, "tag": tag, "platform": platform}
+        params = {"fromImage": image, "tag": tag, "platform": platform, "bootstrap": bootstrap}
         resp = self._send("POST", "/images/create", params, headers=headers)
         return iter_json(iter_chunks(resp))
 
@@ -501,6 +503,15 @@ class APIClient:
         resp = self._send(
             "POST", "/build", params, data=context, headers={"Content-Type": "application/x-tar"}
         )
+        return iter_json(iter_chunks(resp))
+
+    def base_images(self) -> list[dict[str, Any]]:
+        """`GET /dockyard/base-images`: the offline base-image recipes and their state."""
+        return self._json("GET", "/dockyard/base-images") or []
+
+    def bootstrap(self, names: list[str], nocache: bool = False) -> Iterator[dict[str, Any]]:
+        """`POST /dockyard/base-images/bootstrap`: make offline base images (all if no names)."""
+        resp = self._send("POST", "/dockyard/base-images/bootstrap", {"name": names, "nocache": nocache})
         return iter_json(iter_chunks(resp))
 
     def push(

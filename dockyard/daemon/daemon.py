@@ -5,16 +5,20 @@ boot, and answers the system-wide questions (`/info`, `/version`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import platform
 import socket
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.baseimages.bootstrap import Bootstrapper
+from dockyard.baseimages.cache import MachineCache
 from dockyard.builder import BuildService
 from dockyard.config import DaemonConfig
+from dockyard.daemon import pulling
 from dockyard.daemon.containers import ContainerService
 from dockyard.daemon.events import Events
 from dockyard.daemon.execs import ExecService
@@ -25,6 +29,9 @@ from dockyard.metadata.db import MetadataDB
 from dockyard.network import NetworkService
 from dockyard.runtime import Runtime
 from dockyard.volumes import VolumeService
+
+if TYPE_CHECKING:
+    from dockyard.distribution.hosts import RegistryHosts
 
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -51,9 +58,22 @@ class Daemon:
         self.containers.hooks.register(HealthMonitor(self.containers, self.runtime, self.events))
         self.builder = BuildService(config, self.db, self.images, self.containers, self.events)
         self.containers.hooks.register(LogRotator())
+        self.bootstrapper = Bootstrapper(self.images, self.builder, MachineCache(config.base_image_cache),
+                                         auto=config.bootstrap)
+        self.builder.pull = functools.partial(pulling.pull, self)
         self.id = self._daemon_id()
 
+    @functools.cached_property
+    def registry_hosts(self) -> RegistryHosts:
+        """The registry settings (one object, so TLS contexts are built once)."""
+        from dockyard.distribution.hosts import RegistryHosts
+
+        config = self.config
+        return RegistryHosts(list(config.insecure_registries), list(config.registry_mirrors),
+                             tuple(config.certs_dirs))
+
     async def start(self) -> None:
+        self.bootstrapper.loop = asyncio.get_running_loop()
         # Half-made layers and temp files of a daemon that died mid-write go first.
         await asyncio.to_thread(self.images.reconcile)
         await self.containers.restore()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dockyard import __version__
-from dockyard.config import DEFAULT_SOCKET, DaemonConfig
+from dockyard.config import DEFAULT_BASE_IMAGE_CACHE, DEFAULT_SOCKET, DaemonConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         docker_compat=args.docker_compat,
         insecure_registries=args.insecure_registry or [],
         registry_mirrors=args.registry_mirror or [],
+        bootstrap=args.bootstrap,
+        base_image_cache=args.base_image_cache,
     )
     if args.certs_dir:
         config.certs_dirs = args.certs_dir
@@ -108,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="a mirror of Docker Hub to try first (repeatable)")
     p.add_argument("--certs-dir", action="append", metavar="DIR",
                    help="per-registry CA directories (default /etc/docker/certs.d and /etc/dockyard/certs.d)")
+    p.add_argument("--bootstrap", action="store_true",
+                   help="when no registry answers a pull of an official image dockyard can make "
+                        "(python, nginx, mysql, ...), build it from Debian packages")
+    p.add_argument("--base-image-cache", default=str(DEFAULT_BASE_IMAGE_CACHE), metavar="DIR",
+                   help="machine-wide cache of built base images ('' for none; "
+                        f"default {DEFAULT_BASE_IMAGE_CACHE})")
     p.add_argument("-G", "--group", metavar="NAME",
                    help="group owning the unix socket (default dockyard, created if missing)")
     p.add_argument("--tls", nargs="?", const=True, type=_bool_flag, metavar="BOOL",

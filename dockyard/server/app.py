@@ -21,6 +21,7 @@ from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.errors import DockyardError
 from dockyard.server.params import json_response
 from dockyard.server.routers import (
+    baseimages,
     build,
     container_files,
     containers,
@@ -48,7 +49,7 @@ def make_app(daemon: Daemon) -> web.Application:
     """The Engine API application serving `daemon`."""
     app = web.Application(middlewares=[_errors, _versions], client_max_size=0)
     for module in (system, containers, container_files, execs, distribution, images, volumes, networks,
-                   build):
+                   build, baseimages):
         for method, path, handler in module.routes(daemon):
             app.router.add_route(method, path, handler)
             app.router.add_route(method, _VERSION_PREFIX + path, handler)

@@ -20,7 +20,6 @@ from aiohttp import web
 
 from dockyard.distribution import reference
 from dockyard.distribution.credentials import auth_from_json, decode_header
-from dockyard.distribution.hosts import RegistryHosts
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.server.params import filters, json_response
 
@@ -28,18 +27,6 @@ if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
 
 Emit = Callable[[dict[str, Any]], None]
-
-
-def registry_hosts(daemon: Daemon) -> RegistryHosts:
-    """The daemon's registry settings (one object, so TLS contexts are built once)."""
-    hosts = getattr(daemon, "_registry_hosts", None)
-    if hosts is None:
-        config = daemon.config
-        hosts = RegistryHosts(list(getattr(config, "insecure_registries", []) or []),
-                              list(getattr(config, "registry_mirrors", []) or []),
-                              tuple(getattr(config, "certs_dirs", ()) or ()))
-        daemon._registry_hosts = hosts  # type: ignore[attr-defined]
-    return hosts
 
 
 def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
@@ -54,7 +41,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         if tag:
             ref = ref.with_tag(tag)
         auth = decode_header(request.headers.get("X-Registry-Auth"))
-        hosts = registry_hosts(daemon)
+        hosts = daemon.registry_hosts
 
         def job(emit: Emit) -> Any:
             return push_image(images, ref, hosts=hosts, auth=auth, emit=emit)
@@ -69,7 +56,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         body = await request.json()
         auth = auth_from_json(body if isinstance(body, dict) else {})
         domain = server_domain(auth.server)
-        registry = Registry(domain, registry_hosts(daemon), auth)
+        registry = Registry(domain, daemon.registry_hosts, auth)
         try:
             await asyncio.to_thread(registry.login)
         finally:
@@ -83,7 +70,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         limit = int(request.query.get("limit") or 25)
         domain, query = split_search_term(term)
         auth = decode_header(request.headers.get("X-Registry-Auth"))
-        registry = Registry(domain, registry_hosts(daemon), auth)
+        registry = Registry(domain, daemon.registry_hosts, auth)
         path = "/v1/search?" + urllib.parse.urlencode({"q": query, "n": limit})
         try:
             doc, _ = await asyncio.to_thread(registry.get_json, path, "")
@@ -109,7 +96,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
 
         ref = reference.parse(request.match_info["name"]).with_default_tag()
         auth = decode_header(request.headers.get("X-Registry-Auth"))
-        registry = Registry(ref.domain, registry_hosts(daemon), auth)
+        registry = Registry(ref.domain, daemon.registry_hosts, auth)
 
         def fetch() -> dict[str, Any]:
             import hashlib
@@ -151,41 +138,18 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
 
 
 async def pull_response(daemon: Daemon, request: web.Request, ref: reference.Reference,
-                        offline: Callable[[Emit], str] | None) -> web.StreamResponse:
-    """`POST /images/create?fromImage=`: pull from the registry; `offline` builds the image
-    locally instead when no registry endpoint answers at all (busybox, hello-world)."""
-    from dockyard.distribution.client import RegistryError
-    from dockyard.distribution.pull import pull, pull_all_tags
-
-    auth = decode_header(request.headers.get("X-Registry-Auth"))
-    hosts = registry_hosts(daemon)
-    platform = request.query.get("platform") or None
-    # The Engine API: no tag (and no digest) means every tag of the repository.
-    all_tags = ref.tag is None and ref.digest is None
+                        *, bootstrap: bool = False) -> web.StreamResponse:
+    """`POST /images/create?fromImage=`: pull from the registry, or make the offline base
+    image when no registry answers (see daemon/pulling.py)."""
+    from dockyard.daemon import pulling
 
     def job(emit: Emit) -> Any:
-        try:
-            if all_tags:
-                return pull_all_tags(daemon.images, ref, hosts=hosts, auth=auth, platform=platform, emit=emit)
-            return pull(daemon.images, ref.with_default_tag() if not ref.digest else ref,
-                        hosts=hosts, auth=auth, platform=platform, emit=emit)
-        except RegistryError:
-            if offline is None or not _unreachable():
-                raise
-            return offline(emit)
+        return pulling.pull(daemon, ref, emit=emit, auth=decode_header(request.headers.get("X-Registry-Auth")),
+                            platform=request.query.get("platform") or None, bootstrap=bootstrap)
 
     response = await stream_job(request, job)
     daemon.events.publish("image", "pull", reference.familiar(ref.with_default_tag() if not ref.digest else ref))
     return response
-
-
-def _unreachable() -> bool:
-    import sys
-
-    error = sys.exc_info()[1]
-    text = str(error)
-    # Only "nobody answered" (ping failed on every endpoint), not a registry's refusal.
-    return text.startswith('Get "https://') and "/v2/" in text
 
 
 async def stream_job(request: web.Request, job: Callable[[Emit], Any]) -> web.StreamResponse:

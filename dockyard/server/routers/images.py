@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dockyard import baseimages
 from dockyard.distribution import reference
-from dockyard.errors import InvalidParameter, NotFound
+from dockyard.errors import InvalidParameter
 from dockyard.server.bridge import BodyReader, ResponseWriter
 from dockyard.server.params import boolean, filters, json_response
 
@@ -74,22 +73,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
 
         # `tag` may be a digest (the API's "tag or digest").
         ref = reference.parse(name if not tag else f"{name}@{tag.lstrip('@')}" if ":" in tag else f"{name}:{tag}")
-        base = _offline_name(ref.with_default_tag() if not ref.digest else ref)
-        offline = None
-        if base is not None:
-            familiar = reference.familiar(ref.with_default_tag())
-
-            def offline(emit: Any) -> str:
-                # No registry answered: build the offline stand-in (see baseimages).
-                existed = _exists(images, familiar)
-                emit({"status": f"Pulling from {ref.path}", "id": ref.tag or "latest"})
-                image_id = baseimages.build(images, base)
-                emit({"status": f"Digest: {image_id}"})
-                verb = "Image is up to date" if existed else "Built newer image (offline base image)"
-                emit({"status": f"Status: {verb} for {familiar}"})
-                return image_id
-
-        return await pull_response(daemon, request, ref, offline)
+        # `bootstrap` is dockyard's own (`pull --bootstrap`): see baseimages/bootstrap.py.
+        return await pull_response(daemon, request, ref, bootstrap=boolean(request, "bootstrap"))
 
     async def load(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
@@ -130,22 +115,6 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         ("POST", name + "/tag", tag),
         ("DELETE", name, delete),
     ]
-
-
-def _offline_name(ref: Any) -> str | None:
-    """The offline base image a Docker Hub official-image reference names, if any."""
-    if ref.domain != "docker.io" or not ref.path.startswith("library/") or ref.digest:
-        return None
-    name = ref.path[len("library/"):]
-    return name if name in baseimages.names() and ref.tag in (None, "latest") else None
-
-
-def _exists(images: Any, name: str) -> bool:
-    try:
-        images.get(name)
-        return True
-    except NotFound:
-        return False
 
 
 def _line(data: dict[str, Any]) -> bytes:

@@ -112,7 +112,7 @@ def test_bad_input_errors(daemon, tmp_path):
         "FROM busybox\nFOO bar\n": "dockerfile parse error line 2: unknown instruction: FOO",
         "FROM busybox\nCOPY nope /x\n": "file not found in build context",
         "FROM busybox\nRUN echo last words; exit 3\n": "returned a non-zero code: 3",
-        "FROM no-such-image-here\n": "pull access denied for no-such-image-here",
+        "FROM 127.0.0.1:1/no-such-image\n": "127.0.0.1:1",
     }
     before = daemon.api("GET", "/containers/json?all=1")[1]
     for text, message in cases.items():
