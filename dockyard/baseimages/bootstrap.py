@@ -141,7 +141,7 @@ class Bootstrapper:
         from dockyard.builder import BuildOptions
 
         context = await self.builder.receive_context(io.BytesIO(_context_tar(recipe)))
-        options = BuildOptions(tags=list(recipe.references), labels={LABEL: _mark(recipe)},
+        options = BuildOptions(tags=[recipe.primary], labels={LABEL: _mark(recipe)},
                                nocache=nocache)
         try:
             dockerfile = await self.builder.prepare(context, options)

@@ -44,7 +44,7 @@ def cmd_image_bootstrap(cli: Cli, argv: list[str], path: str) -> int:
                 cli.out(message["aux"].get("ID", ""))
         return 0
     for aux in display_stream(messages, cli.stdout):
-        cli.out(f"{aux.get('Name')}: {aux.get('ID', '')[:19]} {' '.join(aux.get('References') or [])}")
+        cli.out(f"{aux.get('Name')}: {aux.get('ID', '')}")
     return 0
 
 

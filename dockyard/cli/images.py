@@ -246,20 +246,42 @@ def pull_image(
     out: Any = None,
     bootstrap: bool = False,
 ) -> None:
-    """Pull through the daemon, showing its progress on `out` (nothing if quiet)."""
-    from dockyard.cli.progress import display_stream
+    """Pull through the daemon, showing its progress on `out` (nothing if quiet).
+
+    When no registry answers for an image dockyard can build offline, the daemon's error
+    offers the build; on a terminal the offer is put as a question instead.
+    """
+    from dockyard.cli.progress import StreamError, check_stream, display_stream
     from dockyard.cli.registry import registry_auth
 
-    messages = cli.client.pull(name, tag=tag, platform=platform, auth=registry_auth(name), bootstrap=bootstrap)
-    if quiet:
-        from dockyard.cli.progress import StreamError
+    out = out or cli.stdout
 
-        for message in messages:
-            if message.get("error") or message.get("errorDetail"):
-                detail = message.get("errorDetail") or {}
-                raise StreamError(str(message.get("error") or detail.get("message")), 1)
-        return
-    display_stream(messages, out or cli.stdout)
+    def show(bootstrap: bool) -> None:
+        messages = cli.client.pull(name, tag=tag, platform=platform, auth=registry_auth(name), bootstrap=bootstrap)
+        check_stream(messages) if quiet else display_stream(messages, out)
+
+    try:
+        show(bootstrap)
+    except StreamError as exc:
+        if bootstrap or BOOTSTRAP_OFFER not in exc.message or not _interactive(cli, out):
+            raise
+        out.write(f"No registry answered for {name}:{tag or 'latest'}. Build it from Debian packages "
+                  f"now (a minute or more)? [y/N] ")
+        out.flush()
+        if cli.stdin.readline().strip() not in ("y", "Y", "yes"):
+            raise
+        show(True)
+
+
+# The daemon's offer to build an offline base image (baseimages/bootstrap.py) ends so.
+BOOTSTRAP_OFFER = "dockyard pull --bootstrap"
+
+
+def _interactive(cli: Cli, out: Any) -> bool:
+    try:
+        return cli.stdin.isatty() and out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 # --- rmi / tag ----------------------------------------------------------------------

@@ -19,6 +19,12 @@ class StreamError(StatusError):
     """The daemon reported an error in the middle of a progress stream."""
 
 
+def check_stream(messages: Iterable[dict[str, Any]]) -> None:
+    """Consume `messages` silently, raising the first error among them."""
+    for message in messages:
+        _raise_error(message)
+
+
 def display_stream(
     messages: Iterable[dict[str, Any]], out: TextIO, tty: bool | None = None
 ) -> list[dict[str, Any]]:
@@ -30,10 +36,7 @@ def display_stream(
     total = 0
     aux: list[dict[str, Any]] = []
     for message in messages:
-        if message.get("error") or message.get("errorDetail"):
-            detail = message.get("errorDetail") or {}
-            text = message.get("error") or detail.get("message") or "unknown error"
-            raise StreamError(str(text), 1)
+        _raise_error(message)
         if "aux" in message:
             aux.append(message["aux"])
             continue
@@ -68,3 +71,10 @@ def display_stream(
             out.write(f"\x1b[{up}A\x1b[2K\r{text}\r\x1b[{up}B")
         out.flush()
     return aux
+
+
+def _raise_error(message: dict[str, Any]) -> None:
+    if message.get("error") or message.get("errorDetail"):
+        detail = message.get("errorDetail") or {}
+        text = message.get("error") or detail.get("message") or "unknown error"
+        raise StreamError(str(text), 1)

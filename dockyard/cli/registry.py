@@ -101,13 +101,10 @@ def cmd_push(cli: Cli, argv: list[str], path: str) -> int:
         if not opts.quiet:
             cli.out("Using default tag: latest")
     messages = cli.client.push(name, tag=tag or None, auth=registry_auth(name))
-    from dockyard.cli.progress import StreamError, display_stream
+    from dockyard.cli.progress import check_stream, display_stream
 
     if opts.quiet:
-        for message in messages:
-            if message.get("error") or message.get("errorDetail"):
-                detail = message.get("errorDetail") or {}
-                raise StreamError(str(message.get("error") or detail.get("message")), 1)
+        check_stream(messages)
         cli.out(args[0])
         return 0
     display_stream(messages, cli.stdout)

@@ -324,20 +324,14 @@ def _localhost_dns_warning(servers: list[str]) -> str:
 
 
 def _pull(cli: Cli, image: str, opts: SimpleNamespace) -> None:
-    from dockyard.cli.progress import StreamError, display_stream
+    from dockyard.cli.images import pull_image
+    from dockyard.cli.progress import StreamError
     from dockyard.distribution import reference
 
     ref = reference.parse(image)
-    tag = ref.digest or ref.tag or "latest"
-    messages = cli.client.pull(f"{ref.domain}/{ref.path}", tag=tag, platform=opts.platform or None)
     try:
-        if opts.quiet:
-            for message in messages:
-                if message.get("error") or message.get("errorDetail"):
-                    detail = message.get("errorDetail") or {}
-                    raise StreamError(str(message.get("error") or detail.get("message")), 1)
-            return
-        display_stream(messages, cli.stderr)
+        pull_image(cli, f"{ref.domain}/{ref.path}", ref.digest or ref.tag or "latest", opts.platform or None,
+                   quiet=opts.quiet, out=cli.stderr)
     except StreamError as exc:
         raise CreateError(exc.message) from None
 
