@@ -69,7 +69,7 @@ def config(slim: bool) -> dict[str, Any]:
 
 def recipe_inputs(slim: bool) -> tuple[object, ...]:
     """Everything that decides what a bootstrap produces, but the mirror (cache keys)."""
-    return (SUITE, slim, _hooks(slim), SLIM_EXCLUDES if slim else (), config(slim))
+    return (SUITE, _options(slim), config(slim))
 
 
 def created_by(slim: bool, mirror: str) -> str:
@@ -85,15 +85,7 @@ def layer_stream(slim: bool, mirror: str | None = None) -> Iterator[IO[bytes]]:
     if not _which("mmdebstrap"):
         raise NotFound("mmdebstrap is not installed; install Debian's mmdebstrap package")
     mirror = mirror or host_mirror()
-    argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar", "--quiet",
-            *[f"--customize-hook={hook}" for hook in _hooks(slim)]]
-    if Path(MERGED_USR_HOOKS).is_dir():
-        # /bin → /usr/bin made by the hook rather than the usrmerge package (and the
-        # perl it drags in), as the official images are.
-        argv.append(f"--hook-dir={MERGED_USR_HOOKS}")
-    if slim:
-        argv += [f"--dpkgopt=path-exclude={p}" for p in SLIM_EXCLUDES]
-        argv += [f"--dpkgopt=path-include={p}" for p in SLIM_INCLUDES]
+    argv = ["mmdebstrap", *_options(slim)]
     argv += [SUITE, "-", *sources(mirror)]
     # /dev is the runtime's to populate: the image carries the directory, no device nodes.
     command = f"{shlex.join(argv)} | tar --delete --wildcards './dev/?*'"
@@ -133,6 +125,22 @@ def host_mirror(paths: tuple[str, ...] = ("/etc/apt/sources.list.d/debian.source
             if not uri.rstrip("/").endswith("-security") and uri.startswith(("http://", "https://")):
                 return uri.rstrip("/")
     return DEFAULT_MIRROR
+
+
+def _options(slim: bool) -> list[str]:
+    """mmdebstrap's options, but the suite, output and sources."""
+    # --skip: mmdebstrap's own policy-rc.d would replace ours and be removed at the end
+    # (minbase starts no services while it installs).
+    options = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet", "--skip=chroot/policy-rc.d",
+               *[f"--customize-hook={hook}" for hook in _hooks(slim)]]
+    if Path(MERGED_USR_HOOKS).is_dir():
+        # /bin → /usr/bin made by the hook rather than the usrmerge package (and the
+        # perl it drags in), as the official images are.
+        options.append(f"--hook-dir={MERGED_USR_HOOKS}")
+    if slim:
+        options += [f"--dpkgopt=path-exclude={p}" for p in SLIM_EXCLUDES]
+        options += [f"--dpkgopt=path-include={p}" for p in SLIM_INCLUDES]
+    return options
 
 
 def _hooks(slim: bool) -> list[str]:

@@ -253,6 +253,7 @@ def pull_image(
     """
     from dockyard.cli.progress import StreamError, check_stream, display_stream
     from dockyard.cli.registry import registry_auth
+    from dockyard.client.errors import APIError
 
     out = out or cli.stdout
 
@@ -262,7 +263,7 @@ def pull_image(
 
     try:
         show(bootstrap)
-    except StreamError as exc:
+    except (StreamError, APIError) as exc:  # the refusal comes before or within the stream
         if bootstrap or BOOTSTRAP_OFFER not in exc.message or not _interactive(cli, out):
             raise
         out.write(f"No registry answered for {name}:{tag or 'latest'}. Build it from Debian packages "
