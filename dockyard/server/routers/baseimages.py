@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
 
 log = logging.getLogger("dockyard.baseimages")
+PARALLEL = 3
 
 
 def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
@@ -42,13 +43,26 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         await response.prepare(request)
         messages: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
+        # Independent recipes build side by side (downloads overlap); shared bases are
+        # made once (the bootstrapper locks per recipe). Output lines carry the recipe's
+        # name when several are made.
+        slots = asyncio.Semaphore(PARALLEL)
+
+        async def make(recipe: recipes.Recipe) -> None:
+            def emit(message: dict[str, Any]) -> None:
+                if len(wanted) > 1 and "stream" in message:
+                    message = {"stream": "".join(f"[{recipe.name}] {line}\n"
+                                                 for line in message["stream"].splitlines())}
+                messages.put_nowait(message)
+
+            async with slots:
+                image_id = await bootstrapper.ensure(recipe, emit, rebuild=rebuild)
+            messages.put_nowait({"aux": {"ID": image_id, "Name": recipe.name, "References": recipe.references}})
+            daemon.events.publish("image", "bootstrap", recipe.primary)
+
         async def run() -> None:
             try:
-                for recipe in wanted:
-                    image_id = await bootstrapper.ensure(recipe, messages.put_nowait, rebuild=rebuild)
-                    messages.put_nowait({"aux": {"ID": image_id, "Name": recipe.name,
-                                                 "References": recipe.references}})
-                    daemon.events.publish("image", "bootstrap", recipe.primary)
+                await asyncio.gather(*(make(recipe) for recipe in wanted))
             except DockyardError as e:
                 messages.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
             except Exception as e:  # our bug: reported in the stream, logged in full
