@@ -38,3 +38,13 @@ class NotModified(DockyardError):
 
 class Unavailable(DockyardError):
     status = 503
+
+
+def stream_error(error: BaseException) -> dict:
+    """The JSON-stream message (pull, build, bootstrap) ending a stream with `error`; one
+    that is not a DockyardError is our bug and says so (the caller logs it in full)."""
+    if isinstance(error, DockyardError):
+        message = error.message
+    else:
+        message = f"internal error: {type(error).__name__}: {error}"
+    return {"errorDetail": {"message": message}, "error": message}

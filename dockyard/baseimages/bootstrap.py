@@ -188,6 +188,16 @@ def _how(recipe: Recipe) -> str:
     return "from this host"
 
 
+def _mode(recipe: Recipe, path: str) -> int:
+    from dockyard.baseimages.recipes import RECIPES_DIR
+
+    assert recipe.directory is not None
+    source = recipe.directory / path
+    if not source.exists():  # a shared file: _shared/... lives beside the recipes
+        source = RECIPES_DIR / path
+    return source.stat().st_mode & 0o777
+
+
 def _context_tar(recipe: Recipe) -> bytes:
     """The recipe directory as a build context (modes from the files on disk)."""
     assert recipe.directory is not None
@@ -196,6 +206,6 @@ def _context_tar(recipe: Recipe) -> bytes:
         for path, data in recipe.files:
             info = tarfile.TarInfo(path)
             info.size = len(data)
-            info.mode = (recipe.directory / path).stat().st_mode & 0o777
+            info.mode = _mode(recipe, path)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()

@@ -26,6 +26,9 @@ from dockyard.baseimages import catalog, rootfs
 from dockyard.distribution import reference
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
+# Files every Dockerfile recipe's context holds under `_shared/` (shell helpers the
+# entrypoints have in common).
+SHARED = "_shared"
 # Bumped when the way images are assembled from recipes changes.
 FORMAT = "1"
 
@@ -130,11 +133,18 @@ def _dockerfile_recipe(directory: Path) -> Recipe:
     dockerfile = (directory / "Dockerfile").read_text()
     match = re.search(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", dockerfile, re.M | re.I)
     tags = _lines(directory / "tags") or ["latest"]
-    files = tuple(sorted((str(p.relative_to(directory)), p.read_bytes())
-                         for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
+    files = tuple(sorted(_files(directory) + _files(RECIPES_DIR / SHARED, SHARED)))
     return Recipe(directory.name, directory.name, tuple(tags), "dockerfile",
                   aliases=tuple(_lines(directory / "aliases")), directory=directory,
                   base=match.group(1) if match else "", files=files)
+
+
+def _files(directory: Path, prefix: str = "") -> list[tuple[str, bytes]]:
+    """(context path, content) of every file below `directory`."""
+    if not directory.is_dir():
+        return []
+    return [(str(Path(prefix) / p.relative_to(directory)), p.read_bytes())
+            for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
 
 
 def _lines(path: Path) -> list[str]:

@@ -45,7 +45,7 @@ from dockyard.builder.context import BuildContext
 from dockyard.builder.parser import parse
 from dockyard.diskusage import tree_size
 from dockyard.distribution import reference
-from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.errors import DockyardError, InvalidParameter, NotFound, stream_error
 from dockyard.images.platform import now_rfc3339
 
 if TYPE_CHECKING:
@@ -125,12 +125,10 @@ class BuildService:
                         queue.put_nowait({"stream": f"Successfully tagged {reference.familiar(reference.parse(tag).with_default_tag())}\n"})
                 self.events.publish("image", "build", image_id)
                 log.info("built %s in %.2fs", image_id[:19], time.monotonic() - started)
-            except DockyardError as e:
-                queue.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
-            except Exception as e:  # our bug: report it in the stream, log it fully
-                log.exception("build failed")
-                message = f"internal error: {type(e).__name__}: {e}"
-                queue.put_nowait({"errorDetail": {"message": message}, "error": message})
+            except Exception as e:
+                if not isinstance(e, DockyardError):  # our bug: logged in full
+                    log.exception("build failed")
+                queue.put_nowait(stream_error(e))
             finally:
                 queue.put_nowait(None)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dockyard.baseimages import recipes
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, stream_error
 from dockyard.server.params import boolean, json_response
 
 if TYPE_CHECKING:
@@ -63,12 +63,10 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         async def run() -> None:
             try:
                 await asyncio.gather(*(make(recipe) for recipe in wanted))
-            except DockyardError as e:
-                messages.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
-            except Exception as e:  # our bug: reported in the stream, logged in full
-                log.exception("bootstrap failed")
-                message = f"internal error: {type(e).__name__}: {e}"
-                messages.put_nowait({"errorDetail": {"message": message}, "error": message})
+            except Exception as e:
+                if not isinstance(e, DockyardError):  # our bug: logged in full
+                    log.exception("bootstrap failed")
+                messages.put_nowait(stream_error(e))
             finally:
                 messages.put_nowait(None)
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from dockyard.distribution import reference
 from dockyard.distribution.credentials import auth_from_json, decode_header
-from dockyard.errors import DockyardError, InvalidParameter
+from dockyard.errors import DockyardError, InvalidParameter, stream_error
 from dockyard.server.params import filters, json_response
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ async def stream_job(request: web.Request, job: Callable[[Emit], Any]) -> web.St
     except DockyardError as e:
         if response is None:
             raise
-        await response.write(json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\r\n")
+        await response.write(json.dumps(stream_error(e)).encode() + b"\r\n")
     if response is None:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
