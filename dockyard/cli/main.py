@@ -133,6 +133,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compose": ("dockyard.cli.compose", "cmd_compose", "Define and run multi-container applications"),
     "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
     "system df": ("dockyard.cli.df", "cmd_df", "Show docker disk usage"),
+    "system fsck": ("dockyard.cli.fsck", "cmd_fsck", "Check the store's consistency, and repair it"),
     # Reached only through their group (`dockyard volume ls`), so left out of the help's
     # top-level list.
     "volume create": ("dockyard.cli.volume", "cmd_create", "Create a volume"),
@@ -196,7 +197,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "update": "update",
         },
     ),
-    "system": ("Manage Docker", {"df": "system df", "events": "events", "info": "info"}),
+    "system": ("Manage Docker", {"df": "system df", "events": "events", "info": "info", "fsck": "system fsck"}),
     "image": (
         "Manage images",
         {

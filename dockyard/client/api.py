@@ -505,6 +505,10 @@ class APIClient:
         )
         return iter_json(iter_chunks(resp))
 
+    def fsck(self, repair: bool = False, quick: bool = False) -> dict[str, Any]:
+        """`POST /dockyard/system/fsck`: the store's consistency (and repairs made)."""
+        return self._json("POST", "/dockyard/system/fsck", {"repair": repair, "quick": quick}) or {}
+
     def base_images(self) -> list[dict[str, Any]]:
         """`GET /dockyard/base-images`: the offline base-image recipes and their state."""
         return self._json("GET", "/dockyard/base-images") or []

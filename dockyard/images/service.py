@@ -566,6 +566,10 @@ class ImageService:
             raise NotFound(f"layer {chain_id}: not found")
         return layer
 
+    def exclusive(self) -> Any:
+        """Hold off every pull, build, load and removal (store maintenance: fsck)."""
+        return self._gc_lock.exclusive()
+
     def reconcile(self) -> None:
         """Startup clean-up: half-made ingests and layers no image records.
 

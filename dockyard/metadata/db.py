@@ -140,6 +140,15 @@ class MetadataDB:
         finally:
             self._local.depth = 0
 
+    def check(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks find wrong ([] when all is well)."""
+        conn = self._conn()
+        problems = [f"integrity check: {result}" for (result,) in conn.execute("PRAGMA integrity_check")
+                    if result != "ok"]
+        problems += [f"a {table} row (rowid {rowid}) refers to a missing {parent} row"
+                     for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")]
+        return problems
+
     def close(self) -> None:
         with self._all_lock:
             for conn in self._all:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dockyard import API_VERSION
-from dockyard.server.params import filters, json_response, number
+from dockyard.server.params import boolean, filters, json_response, number
 
 if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
@@ -60,11 +60,18 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
             daemon.events.unsubscribe(queue)
         return response
 
+    async def fsck(request: web.Request) -> web.Response:
+        """dockyard's own: check the store, repairing with `repair=1` (daemon/fsck.py)."""
+        from dockyard.daemon.fsck import fsck as check
+
+        return json_response(await check(daemon, repair=boolean(request, "repair"), quick=boolean(request, "quick")))
+
     async def df(request: web.Request) -> web.Response:
         return json_response(await daemon.disk_usage())
 
     return [
         ("GET", "/system/df", df),
+        ("POST", "/dockyard/system/fsck", fsck),
         ("GET", "/_ping", ping),
         ("HEAD", "/_ping", ping),
         ("GET", "/version", version),
