@@ -19,6 +19,7 @@ import collections
 import contextlib
 import copy
 import logging
+import os
 import re
 import shutil
 import signal
@@ -98,8 +99,10 @@ class ContainerService:
                 else:
                     log.info("container %s exited while the daemon was down", cid[:12])
                 live.monitor = asyncio.create_task(self._monitor(cid))
-            elif await self._runtime.state(cid) is not None:
-                # Exit recorded, but the daemon stopped before releasing the run's resources.
+            elif await self._runtime.state(cid) is not None or \
+                    await asyncio.to_thread(os.path.ismount, self._rootfs_dir(cid)):
+                # Exit recorded, but the daemon stopped before releasing the run's resources;
+                # or it died while starting, between mounting the root filesystem and runc.
                 await self._release(record)
                 if state["Status"] == "removing":
                     await self._remove(cid)
@@ -108,6 +111,22 @@ class ContainerService:
                 state.update(Restarting=False, Status="exited")
             elif state["Status"] == "removing":
                 await self._remove(cid)
+        await asyncio.to_thread(self._remove_orphans)
+
+    def orphans(self) -> list[Path]:
+        """Container directories no record names: a daemon killed between making the
+        directory and storing the record (create), or between the two (rm)."""
+        root = self._config.containers_dir
+        return [root / name for name in sorted(os.listdir(root))
+                if name not in self._records and re.fullmatch(r"[0-9a-f]{64}", name)] if root.is_dir() else []
+
+    def _remove_orphans(self) -> None:
+        for path in self.orphans():
+            log.warning("removing %s: a container directory without a container", path)
+            rootfs = self._rootfs_dir(path.name)
+            if os.path.ismount(rootfs):
+                snapshots.unmount(rootfs)
+            shutil.rmtree(path, ignore_errors=True)
 
     async def shutdown(self) -> None:
         """Stop watching; containers keep running under their monitors."""

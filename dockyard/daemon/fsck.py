@@ -15,7 +15,8 @@ What is checked, and what a repair does:
 - images: the config blob is there and parses, every layer is recorded (reported: `pull`
   or `rmi` is the fix, and only the user can choose);
 - containers: the image and the rw layer directory are there (reported); a stopped
-  container whose root filesystem is still mounted is unmounted;
+  container whose root filesystem is still mounted is unmounted; a container directory
+  without a record (the daemon removes those when it starts) is removed;
 - volumes: each record has its data directory and each directory a record (reported
   only: fsck never deletes volume data);
 - scratch space: half-written blobs and layers of interrupted work: removed.
@@ -179,6 +180,10 @@ class _Check:
             if not record["State"]["Running"] and await asyncio.to_thread(os.path.ismount, rootfs):
                 self.found("container", name, f"stopped, but its root filesystem is still mounted at {rootfs}",
                            lambda p=rootfs: snapshots.unmount(p), "unmounted")
+
+        for path in service.orphans():
+            self.found("container", path.name, f"directory {path} has no container record",
+                       lambda p=path: _remove(p), "removed")
 
     def volumes(self) -> None:
         root = self.daemon.config.volumes_dir
