@@ -25,6 +25,25 @@ def daemon():
         yield handle
 
 
+@pytest.fixture(scope="session")
+def base_image(daemon):
+    """`base_image(name)`: an offline base image (python, nginx, …) made in the session's
+    daemon. The first bootstrap on a machine builds from Debian packages (a minute or more
+    per image); later ones, in any daemon, load the machine-wide cache in about a second."""
+    from dockyard.baseimages import recipes
+
+    made: dict[str, str] = {}
+
+    def ensure(name: str) -> str:
+        recipe = recipes.lookup(name)
+        if recipe.name not in made:
+            daemon.cli("image", "bootstrap", recipe.name, timeout=1200)
+            made[recipe.name] = recipe.primary
+        return made[recipe.name]
+
+    return ensure
+
+
 @pytest.fixture
 def fresh_daemon():
     """A daemon of a test's own, for tests that stop or kill it."""
