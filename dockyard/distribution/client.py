@@ -432,9 +432,14 @@ def parse_challenge(header: str | None) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
+_STATUS_TEXT = {401: "unauthorized: authentication required", 403: "denied: requested access to the resource is denied",
+                404: "not found"}
+
+
 def error_from(resp: Response, method: str, path: str) -> DockyardError:
     """A typed error from a registry's `{"errors": [{"code", "message"}]}` answer."""
-    text = _error_text(resp) or f"HTTP {resp.status}"
+    # A HEAD (blob exists?) answer has no body: say what its status means, as Docker does.
+    text = _error_text(resp) or _STATUS_TEXT.get(resp.status) or f"HTTP {resp.status}"
     if resp.status == 401:
         return Unauthorized(text)
     if resp.status == 403:

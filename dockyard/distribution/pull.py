@@ -158,10 +158,12 @@ class _Pull:
 
         record = self.service.db.get_image(image_id)
         if record is not None:
+            # Up to date only if this name already meant this image; else the name is new.
+            up_to_date = self.service.db.get_ref(_key(ref)) == image_id
             existing = [self.service.layer_record(c) for c in record.chain_ids]
             self.service.register([(PendingImage(image_id, self.service.config_of(image_id), existing,
                                                  record.parent), refs)])
-            self._finish(top_digest, up_to_date=True)
+            self._finish(top_digest, up_to_date=up_to_date)
             return image_id
 
         config_bytes = self._small_blob(config_desc)
