@@ -9,31 +9,14 @@
 # Any other command is run as given.
 set -Eeo pipefail
 
-_log() {
-	local level=$1
-	shift
-	printf '%s [%s] [Entrypoint]: %s\n' "$(date '+%Y-%m-%d %H:%M:%S%:z')" "$level" "$*"
-}
-mysql_note() { _log Note "$@"; }
-mysql_warn() { _log Warn "$@" >&2; }
-mysql_error() {
-	_log ERROR "$@" >&2
-	exit 1
-}
-
-# VAR may also be given as VAR_FILE, the path of a file holding the value (secrets).
-file_env() {
-	local name=$1 default=${2:-} file_name="${1}_FILE"
-	local value=${!name:-} file=${!file_name:-}
-	if [[ -n $value && -n $file ]]; then
-		mysql_error "both $name and $file_name are set; use only one of them"
-	fi
-	if [[ -n $file ]]; then
-		value=$(<"$file")
-	fi
-	export "$name"="${value:-$default}"
-	unset "$file_name"
-}
+# What the entrypoints have in common: logging, file_env, init files, ... (recipes/_shared/)
+# shellcheck source=SCRIPTDIR/../_shared/docker-lib.sh
+source /usr/local/lib/docker-lib.sh
+DOCKER_LOG_TIME='%Y-%m-%d %H:%M:%S%:z'
+# The official image's names for them (sourced init scripts call them too).
+mysql_note() { docker_note "$@"; }
+mysql_warn() { docker_warn "$@"; }
+mysql_error() { docker_error "$@"; }
 
 # The MARIADB_* name wins over the MYSQL_* one; both are exported with the result so
 # that initdb.d scripts can use either.
@@ -43,17 +26,6 @@ pick_env() {
 	file_env "$mysql"
 	local value=${!mariadb:-${!mysql:-$default}}
 	export "$mariadb"="$value" "$mysql"="$value"
-}
-
-# True when the arguments only ask the server for information.
-wants_help() {
-	local arg
-	for arg; do
-		case $arg in
-			-'?' | --help | --print-defaults | -V | --version) return 0 ;;
-		esac
-	done
-	return 1
 }
 
 # The server's settings after every option file and the command line are applied
@@ -73,6 +45,14 @@ sql_string() { # a quoted SQL string literal
 }
 sql_ident() { # a quoted SQL identifier
 	printf '`%s`' "${1//\`/\`\`}"
+}
+# `sql_auth PASSWORD HASH`: how an account authenticates; the hash only without a password.
+sql_auth() {
+	if [[ -n $2 && -z $1 ]]; then
+		printf 'IDENTIFIED BY PASSWORD %s' "$(sql_string "$2")"
+	else
+		printf 'IDENTIFIED BY %s' "$(sql_string "$1")"
+	fi
 }
 
 setup_env() {
@@ -132,7 +112,7 @@ check_env() {
 prepare_dirs() {
 	mkdir -p "$DATADIR"
 	if [[ $(id -u) == 0 ]]; then
-		find "$DATADIR" \! -user mysql -exec chown mysql:mysql '{}' +
+		docker_chown_all mysql:mysql "$DATADIR"
 		local socket_dir
 		socket_dir=$(dirname "$SOCKET")
 		mkdir -p "$socket_dir"
@@ -213,11 +193,7 @@ setup_db() {
 	fi
 
 	local root_auth
-	if [[ -n $MARIADB_ROOT_PASSWORD_HASH && -z $MARIADB_ROOT_PASSWORD ]]; then
-		root_auth="IDENTIFIED BY PASSWORD $(sql_string "$MARIADB_ROOT_PASSWORD_HASH")"
-	else
-		root_auth="IDENTIFIED BY $(sql_string "$MARIADB_ROOT_PASSWORD")"
-	fi
+	root_auth=$(sql_auth "$MARIADB_ROOT_PASSWORD" "$MARIADB_ROOT_PASSWORD_HASH")
 	local root_host_sql=
 	if [[ $MARIADB_ROOT_HOST != localhost ]]; then
 		root_host_sql="CREATE USER 'root'@$(sql_string "$MARIADB_ROOT_HOST") $root_auth;
@@ -270,13 +246,9 @@ GRANT $MARIADB_HEALTHCHECK_GRANTS ON *.* TO 'healthcheck'@'$host';
 	fi
 	if [[ -n $MARIADB_USER ]]; then
 		mysql_note "Creating user $MARIADB_USER"
-		local user_auth
-		if [[ -n $MARIADB_PASSWORD_HASH && -z $MARIADB_PASSWORD ]]; then
-			user_auth="IDENTIFIED BY PASSWORD $(sql_string "$MARIADB_PASSWORD_HASH")"
-		else
-			user_auth="IDENTIFIED BY $(sql_string "$MARIADB_PASSWORD")"
-		fi
-		local sql="CREATE USER $(sql_string "$MARIADB_USER")@'%' $user_auth;"
+		local user_auth sql
+		user_auth=$(sql_auth "$MARIADB_PASSWORD" "$MARIADB_PASSWORD_HASH")
+		sql="CREATE USER $(sql_string "$MARIADB_USER")@'%' $user_auth;"
 		if [[ -n $MARIADB_DATABASE ]]; then
 			mysql_note "Giving user $MARIADB_USER access to schema $MARIADB_DATABASE"
 			# `_` is a wildcard in grants: escape it so that exactly this database is granted
@@ -287,32 +259,8 @@ GRANT $MARIADB_HEALTHCHECK_GRANTS ON *.* TO 'healthcheck'@'$host';
 	fi
 }
 
-# Run the files of /docker-entrypoint-initdb.d (or those given) in name order.
-docker_process_init_files() {
-	echo
-	local f
-	for f; do
-		case $f in
-			*.sh)
-				if [[ -x $f ]]; then
-					mysql_note "$0: running $f"
-					"$f"
-				else
-					mysql_note "$0: sourcing $f"
-					# shellcheck disable=SC1090
-					. "$f"
-				fi
-				;;
-			*.sql) mysql_note "$0: running $f"; docker_process_sql <"$f" ;;
-			*.sql.gz) mysql_note "$0: running $f"; gzip -dc "$f" | docker_process_sql ;;
-			*.sql.xz) mysql_note "$0: running $f"; xz -dc "$f" | docker_process_sql ;;
-			*.sql.bz2) mysql_note "$0: running $f"; bzip2 -dc "$f" | docker_process_sql ;;
-			*.sql.zst) mysql_note "$0: running $f"; zstd -dcq "$f" | docker_process_sql ;;
-			*) mysql_warn "$0: ignoring $f" ;;
-		esac
-		echo
-	done
-}
+# How docker_process_init_files runs a *.sql file.
+docker_process_sql_file() { docker_process_sql <"$1"; }
 
 finish_init() {
 	if [[ -n $ROOT_LOCALHOST_LATER ]]; then
@@ -334,13 +282,13 @@ _main() {
 		set -- mysqld "$@"
 	fi
 
-	if [[ ($1 == mysqld || $1 == mariadbd) ]] && ! wants_help "$@"; then
+	if [[ ($1 == mysqld || $1 == mariadbd) ]] && ! docker_wants_help --print-defaults "$@"; then
 		mysql_note "Entrypoint script for MariaDB Server $(mariadbd --version | awk '{print $3}') started."
 		setup_env "$@"
 		prepare_dirs
 		if [[ $(id -u) == 0 ]]; then
 			mysql_note "Switching to dedicated user 'mysql'"
-			exec gosu mysql "${BASH_SOURCE[0]}" "$@"
+			docker_exec_as mysql "$@"
 		fi
 
 		if [[ -z $DATABASE_ALREADY_EXISTS ]]; then
@@ -348,9 +296,7 @@ _main() {
 			init_datadir "$@"
 			temp_server_start "$@"
 			setup_db
-			shopt -s nullglob
-			docker_process_init_files /docker-entrypoint-initdb.d/*
-			shopt -u nullglob
+			docker_process_initdb_dir
 			finish_init
 			temp_server_stop
 			echo

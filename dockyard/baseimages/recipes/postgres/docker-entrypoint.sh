@@ -12,42 +12,10 @@
 # as docker-enforce-initdb.sh it fails when one exists. Neither starts the server.
 set -Eeo pipefail
 
-_log() {
-	local level=$1
-	shift
-	printf '%s [%s] [Entrypoint]: %s\n' "$(date '+%Y-%m-%d %H:%M:%S %Z')" "$level" "$*"
-}
-pg_note() { _log Note "$@"; }
-pg_warn() { _log Warn "$@" >&2; }
-pg_error() {
-	_log ERROR "$@" >&2
-	exit 1
-}
-
-# VAR may also be given as VAR_FILE, the path of a file holding the value (secrets).
-file_env() {
-	local name=$1 default=${2:-} file_name="${1}_FILE"
-	local value=${!name:-} file=${!file_name:-}
-	if [[ -n $value && -n $file ]]; then
-		pg_error "both $name and $file_name are set; use only one of them"
-	fi
-	if [[ -n $file ]]; then
-		value=$(<"$file")
-	fi
-	export "$name"="${value:-$default}"
-	unset "$file_name"
-}
-
-# True when the arguments only ask the server for information.
-wants_help() {
-	local arg
-	for arg; do
-		case $arg in
-			-'?' | --help | --describe-config | -V | --version) return 0 ;;
-		esac
-	done
-	return 1
-}
+# What the entrypoints have in common: logging, file_env, init files, ... (recipes/_shared/)
+# shellcheck source=SCRIPTDIR/../_shared/docker-lib.sh
+source /usr/local/lib/docker-lib.sh
+DOCKER_LOG_TIME='%Y-%m-%d %H:%M:%S %Z'
 
 docker_setup_env() {
 	file_env POSTGRES_PASSWORD
@@ -73,19 +41,19 @@ docker_create_db_directories() {
 	if [[ -n ${POSTGRES_INITDB_WALDIR:-} ]]; then
 		mkdir -p "$POSTGRES_INITDB_WALDIR"
 		if [[ $uid == 0 ]]; then
-			find "$POSTGRES_INITDB_WALDIR" \! -user postgres -exec chown postgres '{}' +
+			docker_chown_all postgres "$POSTGRES_INITDB_WALDIR"
 		fi
 		chmod 700 "$POSTGRES_INITDB_WALDIR" 2>/dev/null || :
 	fi
 	if [[ $uid == 0 ]]; then
-		find "$PGDATA" \! -user postgres -exec chown postgres '{}' +
-		find /var/run/postgresql \! -user postgres -exec chown postgres '{}' +
+		docker_chown_all postgres "$PGDATA"
+		docker_chown_all postgres /var/run/postgresql
 	fi
 }
 
 docker_verify_minimum_env() {
 	if [[ -z $POSTGRES_PASSWORD && $POSTGRES_HOST_AUTH_METHOD != trust ]]; then
-		pg_error "$(
+		docker_error "$(
 			cat <<-'EOT'
 				Database is uninitialized and superuser password is not specified.
 				    Set POSTGRES_PASSWORD to a non-empty password for the superuser, for
@@ -97,7 +65,7 @@ docker_verify_minimum_env() {
 		)"
 	fi
 	if [[ $POSTGRES_HOST_AUTH_METHOD == trust ]]; then
-		pg_warn "POSTGRES_HOST_AUTH_METHOD=trust: every host that reaches this server" \
+		docker_warn "POSTGRES_HOST_AUTH_METHOD=trust: every host that reaches this server" \
 			"may connect as any user, superuser included, without a password"
 	fi
 }
@@ -193,32 +161,9 @@ docker_temp_server_stop() {
 	PGUSER=${PGUSER:-postgres} pg_ctl -D "$PGDATA" -m fast -w stop
 }
 
-# Run the given files (those of /docker-entrypoint-initdb.d) in order.
-docker_process_init_files() {
-	echo
-	local f
-	for f; do
-		case $f in
-			*.sh)
-				if [[ -x $f ]]; then
-					pg_note "$0: running $f"
-					"$f"
-				else
-					pg_note "$0: sourcing $f"
-					# shellcheck disable=SC1090
-					. "$f"
-				fi
-				;;
-			*.sql) pg_note "$0: running $f"; docker_process_sql -f "$f" ;;
-			*.sql.gz) pg_note "$0: running $f"; gzip -dc "$f" | docker_process_sql ;;
-			*.sql.xz) pg_note "$0: running $f"; xz -dc "$f" | docker_process_sql ;;
-			*.sql.bz2) pg_note "$0: running $f"; bzip2 -dc "$f" | docker_process_sql ;;
-			*.sql.zst) pg_note "$0: running $f"; zstd -dcq "$f" | docker_process_sql ;;
-			*) pg_warn "$0: ignoring $f" ;;
-		esac
-		echo
-	done
-}
+# How docker_process_init_files runs a *.sql file: named, so that psql's messages say
+# which file failed, and \ir includes paths relative to it.
+docker_process_sql_file() { docker_process_sql -f "$1"; }
 
 # Create and initialise the cluster; "$@" is the server command line.
 docker_init() {
@@ -231,13 +176,11 @@ docker_init() {
 	export PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD}
 	docker_temp_server_start "$@"
 	docker_setup_db
-	shopt -s nullglob
-	docker_process_init_files /docker-entrypoint-initdb.d/*
-	shopt -u nullglob
+	docker_process_initdb_dir
 	docker_temp_server_stop
 	unset PGPASSWORD
 	echo
-	pg_note "PostgreSQL init process complete; ready for start up."
+	docker_note "PostgreSQL init process complete; ready for start up."
 	echo
 }
 
@@ -252,18 +195,18 @@ _main() {
 		set -- postgres "$@"
 	fi
 
-	if [[ $1 == postgres ]] && ! wants_help "$@"; then
+	if [[ $1 == postgres ]] && ! docker_wants_help --describe-config "$@"; then
 		docker_setup_env
 		docker_create_db_directories
 		if [[ $(id -u) == 0 ]]; then
-			exec gosu postgres "$0" "$@"
+			docker_exec_as postgres "$@"
 		fi
 		if [[ -z $DATABASE_ALREADY_EXISTS ]]; then
 			docker_init "$@"
 		elif [[ $mode == docker-enforce-initdb.sh ]]; then
-			pg_error "PGDATA ($PGDATA) already holds a database; refusing to initialise it again"
+			docker_error "PGDATA ($PGDATA) already holds a database; refusing to initialise it again"
 		else
-			pg_note "PGDATA ($PGDATA) already holds a database: skipping initialization"
+			docker_note "PGDATA ($PGDATA) already holds a database: skipping initialization"
 		fi
 		if [[ $mode == docker-ensure-initdb.sh || $mode == docker-enforce-initdb.sh ]]; then
 			exit 0

@@ -8,25 +8,10 @@
 # command. Any other command is run as given.
 set -Eeo pipefail
 
-note() { printf '[entrypoint] %s\n' "$*"; }
-die() {
-	printf '[entrypoint] error: %s\n' "$*" >&2
-	exit 1
-}
-
-# VAR may also be given as VAR_FILE, the path of a file holding the value (secrets).
-file_env() {
-	local name=$1 default=${2:-} file_name="${1}_FILE"
-	local value=${!name:-} file=${!file_name:-}
-	if [[ -n $value && -n $file ]]; then
-		die "both $name and $file_name are set; use only one of them"
-	fi
-	if [[ -n $file ]]; then
-		value=$(<"$file")
-	fi
-	export "$name"="${value:-$default}"
-	unset "$file_name"
-}
+# What the entrypoints have in common: logging, file_env, ... (recipes/_shared/); without
+# DOCKER_LOG_TIME its messages are plain `[entrypoint] ...` lines.
+# shellcheck source=SCRIPTDIR/../_shared/docker-lib.sh
+source /usr/local/lib/docker-lib.sh
 
 yaml_string() { # a double-quoted YAML scalar
 	local value=${1//\\/\\\\}
@@ -43,7 +28,7 @@ write_database_yml() {
 	elif [[ -n $REDMINE_DB_POSTGRES ]]; then
 		adapter=postgresql host=$REDMINE_DB_POSTGRES port=5432 username=postgres encoding=utf8
 	elif [[ -n $REDMINE_DB_SQLSERVER ]]; then
-		die "REDMINE_DB_SQLSERVER: this image has no SQL Server adapter (use MySQL, PostgreSQL or SQLite)"
+		docker_error "REDMINE_DB_SQLSERVER: this image has no SQL Server adapter (use MySQL, PostgreSQL or SQLite)"
 	else
 		adapter=sqlite3
 	fi
@@ -66,7 +51,7 @@ write_database_yml() {
 		fi
 		printf '  encoding: %s\n' "$REDMINE_DB_ENCODING"
 	} >config/database.yml
-	note "wrote config/database.yml ($adapter${host:+ on $host})"
+	docker_note "wrote config/database.yml ($adapter${host:+ on $host})"
 }
 
 # Migrate, retrying while the database server is not up yet (fresh compose stacks).
@@ -81,9 +66,9 @@ migrate() {
 		fi
 		if ((i >= 30)) || ! grep -qiE "can't connect|could not connect|connection refused|Unknown MySQL server host|could not translate host|is starting up|No such file or directory - connect|Connection timed out" <<<"$out"; then
 			printf '%s\n' "$out" >&2
-			die "rake db:migrate failed"
+			docker_error "rake db:migrate failed"
 		fi
-		note "database not reachable yet; retrying in 2s ($i/30)"
+		docker_note "database not reachable yet; retrying in 2s ($i/30)"
 		sleep 2
 	done
 }
@@ -95,9 +80,9 @@ _main() {
 	esac
 
 	if [[ $(id -u) == 0 ]]; then
-		find files log tmp public/plugin_assets sqlite config plugins db \! -user redmine \
-			-exec chown redmine:redmine '{}' + 2>/dev/null || :
-		exec gosu redmine "${BASH_SOURCE[0]}" "$@"
+		docker_chown_all redmine:redmine files log tmp public/plugin_assets sqlite config plugins db \
+			2>/dev/null || :
+		docker_exec_as redmine "$@"
 	fi
 
 	if [[ ! -f config/database.yml ]]; then
@@ -109,12 +94,12 @@ _main() {
 	if [[ -n $REDMINE_SECRET_KEY_BASE ]]; then
 		printf '%s:\n  secret_key_base: %s\n' "$RAILS_ENV" "$(yaml_string "$REDMINE_SECRET_KEY_BASE")" >config/secrets.yml
 	elif [[ ! -f config/initializers/secret_token.rb && ! -f config/secrets.yml ]]; then
-		note "generating a secret token"
+		docker_note "generating a secret token"
 		rake generate_secret_token
 	fi
 
 	if [[ $1 != rake && -z ${REDMINE_NO_DB_MIGRATE:-} ]]; then
-		note "migrating the database"
+		docker_note "migrating the database"
 		migrate
 	fi
 	if [[ $1 != rake && -n ${REDMINE_PLUGINS_MIGRATE:-} ]]; then
