@@ -10,19 +10,16 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.containers import free_port, http_get, unique  # noqa: F401 (re-exported)
 from tests.support.daemon import DaemonHandle
 
 BIN = Path(sys.executable).parent
@@ -31,17 +28,6 @@ DOCKYARD = str(BIN / "dockyard")
 # Readiness waits: generous, because the first run of a mysql image initialises its
 # data directory; polling returns as soon as the service answers.
 SERVICE_TIMEOUT = 180
-
-
-def unique(prefix: str) -> str:
-    """A name no other test (or earlier run) uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(probe: Callable[[], Any], timeout: float = SERVICE_TIMEOUT, interval: float = 0.3,
@@ -61,11 +47,6 @@ def wait_for(probe: Callable[[], Any], timeout: float = SERVICE_TIMEOUT, interva
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
-
-
-def http_get(url: str, timeout: float = 5) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read().decode(errors="replace")
 
 
 def wait_http(url: str, contains: str = "", timeout: float = SERVICE_TIMEOUT) -> str:
