@@ -32,6 +32,7 @@ from typing import BinaryIO
 
 from dockyard.daemon.rootpath import Location, Root
 from dockyard.errors import InvalidParameter
+from dockyard.snapshots.diskguard import DiskGuard
 
 CHUNK = 1 << 20
 # Long names, link targets and PAX records (xattrs) are read whole by tarfile; real ones
@@ -208,12 +209,14 @@ class _Extractor:
         self._parent: tuple[str, Location] | None = None
 
     def run(self, stream: BinaryIO) -> None:
+        guard = DiskGuard(self.root.fd, "archive")
         try:
             tf = tarfile.open(fileobj=stream, mode="r|*", tarinfo=_BoundedTarInfo)  # type: ignore[call-overload]
             while True:
                 member = tf.next()
                 if member is None:
                     break
+                guard.take(member.size if member.isreg() else 0)
                 tf.members = []
                 self._member(member, tf)
             # Directory times last: creating their entries changed them.

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from dockyard.errors import InvalidParameter
+from dockyard.snapshots.diskguard import DiskGuard
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
@@ -160,11 +161,13 @@ class _Unpacker:
         self.root = root
         self.dirs: set[str] = {""}  # cleaned paths known to be real directories (not links)
         self.dir_times: list[tuple[str, tarfile.TarInfo]] = []
+        self.guard = DiskGuard(root, "layer")
 
     def run(self, stream: HashingReader | BinaryIO) -> int:
         size = 0
         tf = _open_stream(stream)
         for member in _iterate(tf):
+            self.guard.take(member.size if member.isreg() else 0)
             rel = _clean_name(member.name)
             if rel == "":
                 if member.isdir():

@@ -236,6 +236,17 @@ def test_oversized_extended_headers_are_refused(rootfs):
         _extract(rootfs, "/data", make_tar(("big.txt", "file", {"pax": huge})))
 
 
+def test_a_decompression_bomb_is_refused(rootfs):
+    bomb = io.BytesIO()
+    with tarfile.open(fileobj=bomb, mode="w:gz") as tf:
+        info = tarfile.TarInfo("zeros")
+        info.size = 8 << 40  # 8 TiB claimed; only the header is sent
+        tf.addfile(info)
+    with pytest.raises(InvalidParameter, match="decompression bomb"):
+        _extract(rootfs, "/data", bomb.getvalue())
+    assert not (rootfs / "data" / "zeros").exists()
+
+
 def test_garbage_is_a_bad_request(rootfs):
     with pytest.raises(InvalidParameter):
         _extract(rootfs, "/data", b"this is not a tar archive" * 40)

@@ -224,3 +224,17 @@ def test_remove_is_idempotent(store, tmp_path):
     store.remove(fake)
     store.remove(fake)
     assert not store.exists(fake) and os.listdir(store.tmp) == []
+
+
+def test_a_decompression_bomb_is_refused_before_it_fills_the_disk(store):
+    # 8 TiB of zeros claimed by one entry, a few hundred bytes on the wire: refused at its
+    # header, before a byte is written, and nothing is left behind.
+    bomb = io.BytesIO()
+    with tarfile.open(fileobj=bomb, mode="w:gz") as tf:
+        info = tarfile.TarInfo("zeros")
+        info.size = 8 << 40
+        tf.addfile(info)  # header only: the unpacker must not get as far as the data
+    bomb.seek(0)
+    with pytest.raises(InvalidParameter, match="decompression bomb"):
+        store.apply(None, bomb)
+    assert store.list() == []
