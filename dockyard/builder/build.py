@@ -8,13 +8,17 @@
               content checksum) → on a miss, execute and commit an image
                 config-only  a new image config, no layer
                 RUN          a real container (same runtime as `run`), its rw layer committed
+                             (`runmounts`: its --mount flags, and their mount points
+                             taken out of the layer)
                 COPY/ADD     an overlay over the parent's layers, files extracted into it
                 WORKDIR      the same overlay, to make the directory
+    finish    `--label` (one more config-only image), `--squash` (`squash`)
 
 Every step leaves an image whose parent is the step before (Docker's classic builder
 does the same); those images are the cache, found again through the `buildcache` objects
-in the metadata DB, so the cache survives restarts. Intermediate containers and
-overlay work directories are removed whatever happens.
+in the metadata DB, so the cache survives restarts. With `--cache-from`, the given
+images stand in for it (`cachefrom`). Intermediate containers and overlay work
+directories are removed whatever happens.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard import baseimages, snapshots
-from dockyard.builder import steps
+from dockyard.builder import runmounts, steps
+from dockyard.builder.cachefrom import CacheSources
 from dockyard.builder.context import BuildContext, Entry, clean
 from dockyard.builder.dockerignore import Matcher
 from dockyard.builder.parser import (
@@ -53,6 +58,7 @@ from dockyard.builder.parser import (
     parse_instruction,
 )
 from dockyard.builder.shell import expand_word
+from dockyard.builder.squash import squash
 from dockyard.daemon import rwlayer
 from dockyard.daemon.commit import image_config
 from dockyard.daemon.rootpath import Root
@@ -126,6 +132,8 @@ class Build:
         self.emit_raw = emit
         self.escape = dockerfile.escape
         self.results: dict[int, asyncio.Future[str]] = {}
+        self.bases: dict[int, str] = {}   # stage → the image its FROM named ("" for scratch)
+        self.sources: CacheSources | None = None
         self.used_args: set[str] = set()
         self.platform = options.platform or f"linux/{host_arch()}" + (f"/{host_variant()}" if host_variant() else "")
         self.auto_args = _platform_args(self.platform)
@@ -147,6 +155,8 @@ class Build:
         needed = self._needed(target)
         for i, ins in enumerate(self.df.meta_args):
             self.emit_raw({"stream": f"Step {i + 1}/{self.total} : {ins.original}\n"})
+        if self.opts.cache_from and not self.opts.nocache:
+            self.sources = await asyncio.to_thread(CacheSources, self.svc.images, self.opts.cache_from)
         loop = asyncio.get_running_loop()
         for index in needed:
             self.results[index] = loop.create_future()
@@ -156,8 +166,12 @@ class Build:
             # Release each stage's output in order: the first unfinished stage streams
             # live, later ones are held until it is done.
             for index in needed:
-                await self._drain(index, tasks[index])
+                await self._drain(index, tasks)
             image_id = tasks[target.index].result()
+            if self.opts.labels:
+                image_id = await self._label(image_id)
+            if self.opts.squash:
+                image_id = await self._squash(image_id, self.bases[target.index])
         finally:
             for task in tasks.values():
                 task.cancel()
@@ -166,18 +180,33 @@ class Build:
                 await asyncio.to_thread(cleanup)
         return image_id
 
-    async def _drain(self, index: int, task: asyncio.Task[str]) -> None:
+    async def _drain(self, index: int, tasks: dict[int, asyncio.Task[str]]) -> None:
+        """Stream stage `index`'s output until it is done; raise its error, or the
+        first error of a later stage (which stops this one: a build stops at its first
+        failure, and a sequential build would have failed there too)."""
+        task = tasks[index]
         self._live = index
         while True:
-            buffered, self._outputs[index] = self._outputs[index], []
-            for message in buffered:
-                self.emit_raw(message)
+            self._release(index)
             if task.done():
                 if not self._outputs[index]:
                     task.result()  # raises the stage's error
                     return
                 continue
+            failed = next((i for i, t in tasks.items()
+                           if t.done() and not t.cancelled() and t.exception() is not None), None)
+            if failed is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                self._release(index)
+                self._release(failed)
+                tasks[failed].result()
             await asyncio.wait([task], timeout=0.05)
+
+    def _release(self, index: int) -> None:
+        buffered, self._outputs[index] = self._outputs[index], []
+        for message in buffered:
+            self.emit_raw(message)
 
     def emit(self, stage: Stage, message: dict[str, Any]) -> None:
         if getattr(self, "_live", None) == stage.index and not self._outputs[stage.index]:
@@ -290,6 +319,7 @@ class Build:
             st.image_id = ""
         else:
             st.image_id = await self.svc.resolve_base(base, self.opts.pull, lambda m: self.emit(stage, m))
+        self.bases[stage.index] = st.image_id
         if st.image_id:
             st.parent_cfg = await asyncio.to_thread(self.svc.images.config_of, st.image_id)
             st.config = copy.deepcopy(st.parent_cfg.get("config") or {})
@@ -361,23 +391,71 @@ class Build:
                            config: dict[str, Any]) -> None:
         new_config = config if config else copy.deepcopy(st.config)
         key = self.svc.cache_key(st.image_id, ["config", text, _config_key(new_config)])
-        if await self._from_cache(st, key):
-            st.config = new_config
+        if await self._from_cache(st, key, created_by, new_config):
             return
         image_id = await asyncio.to_thread(self._commit, st, new_config, created_by, None, [])
         await self._committed(st, key, image_id, new_config)
 
     # ── cache ─────────────────────────────────────────────────────────────────────────
 
-    async def _from_cache(self, st: StageState, key: str) -> bool:
-        if self.opts.nocache:
-            return False
-        image_id = await asyncio.to_thread(self.svc.cache_lookup, key)
+    async def _from_cache(self, st: StageState, key: str, created_by: str, config: dict[str, Any]) -> bool:
+        """Take the step's image from the cache if it is there; `created_by` and
+        `config` (the config the step results in) are what --cache-from matches."""
+        image_id = await asyncio.to_thread(self._cached, st.image_id, key, created_by, config)
         if not image_id:
             return False
         self.say(st.stage, " ---> Using cache\n")
         await self._advance(st, image_id)
         return True
+
+    def _cached(self, parent: str, key: str, created_by: str, config: dict[str, Any]) -> str | None:
+        """The cached image for a step (blocking): the local step cache, else (or, with
+        --cache-from, unless the hit belongs to a source) a --cache-from image."""
+        if self.opts.nocache:
+            return None
+        image_id = self.svc.cache_lookup(key)
+        if self.sources is None or (image_id and self.sources.accepts(image_id)):
+            return image_id
+        image_id = self.sources.match(parent, created_by, config)
+        if image_id:
+            self.svc.cache_store(key, image_id, parent)
+        return image_id
+
+    async def _label(self, image_id: str) -> str:
+        """`--label`: one more config-only image carrying the labels, as Docker adds them."""
+        labels = self.opts.labels
+
+        def store() -> str:
+            parent_cfg = self.svc.images.config_of(image_id)
+            config = dict(parent_cfg.get("config") or {})
+            config["Labels"] = {**(config.get("Labels") or {}), **labels}
+            text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            created_by = steps.nop(config, text)
+            key = self.svc.cache_key(image_id, ["label", text])
+            cached = self._cached(image_id, key, created_by, config)
+            if cached:
+                return cached
+            cfg = image_config(parent_cfg, config, author=parent_cfg.get("author", ""), comment="",
+                               created_by=created_by, empty_layer=True)
+            new_id = self.svc.images.create_from_layers(cfg, [], [], base_image=image_id, parent=image_id)
+            self.svc.cache_store(key, new_id, image_id)
+            return new_id
+
+        return await asyncio.to_thread(store)
+
+    async def _squash(self, image_id: str, base_id: str) -> str:
+        """`--squash`, remembered in the step cache so a rebuild gives the same image."""
+        key = self.svc.cache_key(image_id, ["squash", base_id])
+
+        def store() -> str:
+            cached = None if self.opts.nocache else self.svc.cache_lookup(key)
+            if cached:
+                return cached
+            new_id = squash(self.svc.images, image_id, base_id)
+            self.svc.cache_store(key, new_id, image_id)
+            return new_id
+
+        return await asyncio.to_thread(store)
 
     async def _committed(self, st: StageState, key: str, image_id: str, config: dict[str, Any]) -> None:
         await asyncio.to_thread(self.svc.cache_store, key, image_id, st.image_id)
@@ -424,7 +502,7 @@ class Build:
         network = ins.flag("network") or ""
         mounts = ins.flags.get("mount", [])
         key = self.svc.cache_key(st.image_id, ["run", created_by, network, *mounts])
-        if await self._from_cache(st, key):
+        if await self._from_cache(st, key, created_by, st.config):
             return
         if not st.image_id:
             await self._materialize_scratch(st)
@@ -438,17 +516,20 @@ class Build:
     async def _run_container(self, st: StageState, ins: Instruction, command: list[str],
                              env: list[str], created_by: str, network: str, mounts: list[str]) -> str:
         containers = self.svc.containers
-        binds, tmpfs, extra_env, cleanups = await self._mounts(st, ins, mounts)
+        mode = {"": self.opts.network_mode, "default": self.opts.network_mode, "none": "none",
+                "host": "host"}.get(network)
+        if mode is None:
+            raise BuildError(f"dockerfile parse error line {ins.line}: unsupported network mode {network!r}")
+        step_mounts = await runmounts.prepare(
+            mounts, ins.line, st.config.get("WorkingDir") or "/", secrets=self.ctx.secrets,
+            cache_dir=self.svc.cache_mount_dir, scratch=self.svc.scratch_dir,
+            materialize=lambda origin, source: self._materialize(st, origin, source))
+        binds = list(step_mounts.binds)
         ca = self.svc.ca_bundle()
         if ca:
             binds.append(f"{ca}:{CA_BUNDLE_CONTAINER}:ro")
             names = {e.partition("=")[0] for e in env}
             env += [f"{k}={CA_BUNDLE_CONTAINER}" for k in _CA_ENV if k not in names]
-        env += extra_env
-        mode = {"": self.opts.network_mode, "default": self.opts.network_mode, "none": "none",
-                "host": "host"}.get(network)
-        if mode is None:
-            raise BuildError(f"dockerfile parse error line {ins.line}: unsupported network mode {network!r}")
         body: dict[str, Any] = {
             "Image": st.image_id,
             "Entrypoint": command[:1],
@@ -460,13 +541,12 @@ class Build:
             "Labels": {},
             "HostConfig": {"NetworkMode": mode or self.svc.default_network(),
                            "ExtraHosts": list(self.opts.extra_hosts) or None,
-                           "Binds": binds or None, "Tmpfs": tmpfs or None},
+                           "Binds": binds or None, "Tmpfs": step_mounts.tmpfs or None},
         }
         try:
             cid = (await containers.create(body, None))["Id"]
         except BaseException:
-            for cleanup in cleanups:
-                cleanup()
+            step_mounts.close()
             raise
         self.say(st.stage, f" ---> Running in {cid[:12]}\n")
         success = False
@@ -489,6 +569,7 @@ class Build:
             record = containers.get(cid)
             upper = containers.container_dir(cid) / "diff"
             lowers = await asyncio.to_thread(self.svc.images.lowerdirs, record["Image"])
+            await asyncio.to_thread(runmounts.remove_stubs, upper, lowers, step_mounts.targets)
             image_id = await asyncio.to_thread(self._commit, st, st.config, created_by, upper, lowers)
             success = True
             return image_id
@@ -497,58 +578,24 @@ class Build:
                 with contextlib.suppress(DockyardError):
                     await containers.remove(cid, force=True, volumes=True)
                     self.say(st.stage, f"Removing intermediate container {cid[:12]}\n")
-            for cleanup in cleanups:
-                cleanup()
+            step_mounts.close()
 
-    async def _mounts(self, st: StageState, ins: Instruction, specs: list[str]
-                      ) -> tuple[list[str], dict[str, str], list[str], list[Callable[[], None]]]:
-        """RUN --mount: cache (a directory kept by the daemon per id), bind (from the
-        context or a stage), tmpfs, secret (a file given with the build)."""
-        binds: list[str] = []
-        tmpfs: dict[str, str] = {}
-        cleanups: list[Callable[[], None]] = []
-        for spec in specs:
-            fields = dict(_kv(part) for part in spec.split(",") if part)
-            kind = fields.get("type", "bind")
-            target = fields.get("target") or fields.get("dst") or fields.get("destination") or ""
-            if kind == "secret":
-                target = target or "/run/secrets/" + fields.get("id", "")
-            if not target:
-                raise BuildError(f"dockerfile parse error line {ins.line}: mount target required")
-            if not target.startswith("/"):
-                target = posixpath.join(st.config.get("WorkingDir") or "/", target)
-            ro = fields.get("readonly", fields.get("ro", "")) in ("true", "1", "") and \
-                ("readonly" in fields or "ro" in fields)
-            if kind == "tmpfs":
-                tmpfs[target] = f"size={fields['size']}" if "size" in fields else ""
-            elif kind == "cache":
-                cache_id = fields.get("id") or target
-                path = self.svc.cache_mount_dir(cache_id)
-                binds.append(f"{path}:{target}" + (":ro" if ro else ""))
-            elif kind == "bind":
-                source = fields.get("source") or fields.get("src") or "."
-                origin = fields.get("from")
-                path = await self._materialize(st, origin, source)
-                cleanups.append(lambda p=path: shutil.rmtree(p, ignore_errors=True))
-                binds.append(f"{path}:{target}" + (":rw" if fields.get("rw") in ("true", "") and "rw" in fields else ":ro"))
-            elif kind == "secret":
-                secret = self.svc.secret_path(fields.get("id", ""))
-                if secret is None:
-                    if fields.get("required") in ("true", ""):
-                        raise BuildError(f"secret {fields.get('id')} not found")
-                    continue
-                binds.append(f"{secret}:{target}:ro")
-            else:
-                raise BuildError(f"dockerfile parse error line {ins.line}: unsupported mount type {kind!r}")
-        return binds, tmpfs, [], cleanups
-
-    async def _materialize(self, st: StageState, origin: str | None, source: str) -> Path:
-        """A directory holding `source` from the context or a stage, for a bind mount."""
+    async def _materialize(self, st: StageState, origin: str | None, source: str) -> tuple[Path, Path]:
+        """`source` from the context or a stage, copied for a bind mount: (what to
+        mount, a directory or the one file in it; the directory, to remove after)."""
         path = self.svc.scratch_dir("bind")
         path.mkdir(parents=True)
-        plan = await self._copy_plan(st, origin, [source], "/", True, None, None, [], "RUN --mount")
-        await asyncio.to_thread(_apply_plan_to_dir, plan, path)
-        return path
+        try:
+            # Not an ADD: an archive is mounted as it is, never unpacked.
+            plan = await self._copy_plan(st, origin, [source], "/", False, None, None, [], "RUN --mount", 0)
+            await asyncio.to_thread(_apply_plan_to_dir, plan, path)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, path, True)
+            raise
+        if plan.description.startswith("file:"):
+            (name,) = os.listdir(path)
+            return path / name, path
+        return path, path
 
     # ── COPY / ADD / WORKDIR ──────────────────────────────────────────────────────────
 
@@ -575,11 +622,11 @@ class Build:
         if len(sources) > 1 and not dest_path.endswith("/"):
             raise BuildError(f"When using {name} with more than one source file, the destination must be a directory and end with a /")
         plan = await self._copy_plan(st, origin, sources, dest_path, ins.cmd == "add", heredocs,
-                                     ins.flag("checksum"), excludes, name)
+                                     ins.flag("checksum"), excludes, name, ins.line)
         flags = " ".join(f"--{k}={v}" for k, values in sorted(ins.flags.items()) for v in values)
         created_by = steps.nop(st.config, f"{name} {plan.description} in {dest} ", spaces=1)
         key = self.svc.cache_key(st.image_id, ["copy", created_by, flags, plan.checksum])
-        if await self._from_cache(st, key):
+        if await self._from_cache(st, key, created_by, st.config):
             return
         mode = int(chmod, 8) if chmod else None
         image_id = await self._in_overlay(st, created_by, lambda root: plan.apply(root, chown, mode))
@@ -590,7 +637,7 @@ class Build:
         path = steps.workdir(ins, config, self._expand_env(st), self.escape)
         created_by = steps.nop(config, f"WORKDIR {path}", spaces=1)
         key = self.svc.cache_key(st.image_id, ["workdir", created_by, _config_key(config)])
-        if await self._from_cache(st, key):
+        if await self._from_cache(st, key, created_by, config):
             return
         old = st.config
         st.config = config
@@ -625,7 +672,7 @@ class Build:
 
     async def _copy_plan(self, st: StageState, origin: str | None, sources: list[str], dest: str,
                          is_add: bool, heredocs: dict[str, Heredoc] | None, checksum: str | None,
-                         excludes: list[str], name: str) -> CopyPlan:
+                         excludes: list[str], name: str, line: int) -> CopyPlan:
         plan = CopyPlan(dest)
         exclude = Matcher(excludes) if excludes else None
         parts: list[str] = []
@@ -652,7 +699,10 @@ class Build:
                     kinds.append("file")
                     continue
             if is_add and re.match(r"^https?://", source):
-                path, digest = await self.svc.fetch_url(source, checksum)
+                try:
+                    path, digest = await self.svc.fetch_url(source, checksum, self.cleanups)
+                except BuildError as e:
+                    raise BuildError(f"line {line}: {e.message}") from None
                 plan.add_url(source, path)
                 parts.append("url:" + digest)
                 kinds.append("file")
@@ -880,8 +930,19 @@ def _mkdir(root: Root, path: str, user: str) -> None:
 
 
 def _open_dir(root: Root, path: str, owner: tuple[int, int]) -> None:
-    fd = root.open_dir(path, make_dirs=True)
-    os.close(fd)
+    """Make the missing directories of a COPY/ADD destination: 0755 and owned by the
+    --chown owner, as Docker's MkdirAllAndChownNew makes them (existing ones untouched)."""
+    current = "/"
+    for part in (p for p in path.split("/") if p and p != "."):
+        current = posixpath.join(current, part)
+        with root.resolve(current, follow=True) as loc:
+            try:
+                os.mkdir(loc.name, 0o755, dir_fd=loc.dir_fd)
+            except FileExistsError:
+                continue
+            os.chown(loc.name, *owner, dir_fd=loc.dir_fd, follow_symlinks=False)
+            os.chmod(loc.name, 0o755, dir_fd=loc.dir_fd)
+    os.close(root.open_dir(path))
 
 
 def _owner(root: Root, chown: str) -> tuple[int, int]:
@@ -920,11 +981,6 @@ def _remove_tree(path: Path) -> None:
 def _config_key(config: dict[str, Any]) -> str:
     # "Image" names the step before, which the key holds already as the parent.
     return json.dumps({k: v for k, v in config.items() if k != "Image"}, sort_keys=True)
-
-
-def _kv(part: str) -> tuple[str, str]:
-    key, eq, value = part.partition("=")
-    return key.strip().lower(), value.strip() if eq else ""
 
 
 def _short(image_id: str) -> str:

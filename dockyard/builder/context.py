@@ -9,6 +9,9 @@ cached rebuild never writes the context out as files.
 
 `.dockerignore` (or `<Dockerfile>.dockerignore`) is applied to the index, as Docker's
 daemon does; the Dockerfile and the ignore file stay readable by the builder itself.
+
+Build secrets (`buildsecrets`) open the stream; they are read off it before the rest is
+written to disk and are kept in memory (`secrets`), never in the index.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.builder.buildsecrets import is_secret_member, read_leading
 from dockyard.builder.dockerignore import Matcher, read_patterns
 from dockyard.errors import InvalidParameter
 
@@ -56,9 +60,10 @@ class Entry:
 class BuildContext:
     """An indexed build context on disk; `close()` deletes it."""
 
-    def __init__(self, tar_path: Path, entries: dict[str, Entry]):
+    def __init__(self, tar_path: Path, entries: dict[str, Entry], secrets: dict[str, bytes] | None = None):
         self.tar_path = tar_path
         self.entries = entries
+        self.secrets: dict[str, bytes] = secrets or {}
         self._file: BinaryIO | None = None
         self._dir_sums: dict[str, str] = {}
         self._matcher: Matcher | None = None
@@ -70,14 +75,20 @@ class BuildContext:
         fd, name = tempfile.mkstemp(prefix="build-context-", suffix=".tar", dir=tmp_dir)
         path = Path(name)
         try:
+            stream = decompressed(body)
+            try:
+                secrets, head = read_leading(stream)
+            except ValueError as e:
+                raise InvalidParameter(str(e)) from None
             with os.fdopen(fd, "wb") as out:
-                entries = _index(_decompressed(body), out)
+                entries = _index(_Prefixed(head, stream), out)  # type: ignore[arg-type]
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return cls(path, entries)
+        return cls(path, entries, secrets)
 
     def close(self) -> None:
+        self.secrets = {}
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -183,7 +194,9 @@ def clean(name: str) -> str:
 
 # ── receiving ─────────────────────────────────────────────────────────────────────────
 
-def _decompressed(body: BinaryIO) -> BinaryIO:
+def decompressed(body: BinaryIO) -> BinaryIO:
+    """`body` (a tar, plain or gzip/bzip2/xz-compressed) as the plain tar stream (the CLI
+    uses it too: stdlib only)."""
     head = body.read(6)
     stream: BinaryIO = _Prefixed(head, body)  # type: ignore[assignment]
     if head.startswith(b"\x1f\x8b"):
@@ -209,6 +222,8 @@ def _index(stream: BinaryIO, out: BinaryIO) -> dict[str, Entry]:
             if not rel:
                 entries[""].info = member
                 continue
+            if is_secret_member(rel):
+                continue  # the reserved directory: only leading members are secrets
             entry = Entry(rel, member)
             if member.isreg():
                 entry.offset = member.offset_data

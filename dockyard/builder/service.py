@@ -70,7 +70,6 @@ class BuildService:
         self.events = events
         self.root = Path(config.data_root) / "builder"
         self.work = Path(config.exec_root) / "builder"
-        self._secrets: dict[str, Path] = {}
         self._base_locks: dict[str, asyncio.Lock] = {}
         # How a missing base image is fetched: daemon/pulling.pull, set by the daemon.
         self.pull: Callable[..., Any] = _no_registry
@@ -109,8 +108,6 @@ class BuildService:
         async def run() -> None:
             try:
                 image_id = await build.run()
-                if options.labels:
-                    image_id = await self._label(image_id, options.labels)
                 unused = sorted(set(options.buildargs) - build.used_args - set(PROXY_ARGS))
                 if unused:
                     queue.put_nowait({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
@@ -260,9 +257,6 @@ class BuildService:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def secret_path(self, secret_id: str) -> Path | None:
-        return self._secrets.get(secret_id)
-
     def scratch_dir(self, kind: str) -> Path:
         self.work.mkdir(parents=True, exist_ok=True)
         return self.work / f"{kind}-{secrets.token_hex(8)}"
@@ -284,37 +278,17 @@ class BuildService:
         cleanups.append(cleanup)
         return target
 
-    async def fetch_url(self, url: str, checksum: str | None) -> tuple[Path, str]:
+    async def fetch_url(self, url: str, checksum: str | None, cleanups: list[Callable[[], None]]
+                        ) -> tuple[Path, str]:
+        """ADD <url>: the download (removed when the build ends) and its sha256."""
         path = self.scratch_dir("url")
         path.mkdir(parents=True)
+        cleanups.append(lambda: shutil.rmtree(path, ignore_errors=True))
         dest = path / "download"
         digest = await asyncio.to_thread(url_fetch, url, dest, checksum)
         return dest, digest
 
     # ── helpers ───────────────────────────────────────────────────────────────────────
-
-    async def _label(self, image_id: str, labels: dict[str, str]) -> str:
-        """`--label`: one more config-only image carrying the labels, as Docker adds them."""
-        from dockyard.daemon.commit import image_config
-
-        def store() -> str:
-            parent_cfg = self.images.config_of(image_id)
-            config = dict(parent_cfg.get("config") or {})
-            merged = dict(config.get("Labels") or {})
-            merged.update(labels)
-            config["Labels"] = merged
-            text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            key = self.cache_key(image_id, ["label", text])
-            cached = self.cache_lookup(key)
-            if cached:
-                return cached
-            cfg = image_config(parent_cfg, config, author=parent_cfg.get("author", ""), comment="",
-                               created_by="/bin/sh -c #(nop)  " + text, empty_layer=True)
-            new_id = self.images.create_from_layers(cfg, [], [], base_image=image_id, parent=image_id)
-            self.cache_store(key, new_id, image_id)
-            return new_id
-
-        return await asyncio.to_thread(store)
 
     def _tag(self, image_id: str, tag: str) -> None:
         ref = reference.parse(tag)

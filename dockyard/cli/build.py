@@ -4,11 +4,14 @@
 The context goes to the daemon as a tar, built here as Docker's CLI builds it: the
 directory's files minus what `.dockerignore` (or `<Dockerfile>.dockerignore`) excludes,
 with the Dockerfile always included (`-f -` reads it from stdin, `-` as the context reads
-a tar from stdin). The daemon's JSON stream is rendered as the classic builder prints it.
+a tar from stdin). `--secret` values open that tar (the wire format is in
+dockyard/builder/buildsecrets.py). The daemon's JSON stream is shown by `buildprogress`
+(`--progress`), on stderr when an `-o …,dest=-` output takes stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -69,13 +72,15 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
     opts, args = BUILD.with_path(path).parse(argv)
     if opts.progress not in ("auto", "plain", "tty"):
         raise StatusError(f'invalid argument "{opts.progress}" for "--progress" flag', 125)
+    outputs = [_output_spec(spec) for spec in opts.output]
+    secrets_prefix = b"".join(_secret_member(spec) for spec in opts.secret)
     source = args[0]
     dockerfile = opts.file or ""
     if source == "-":
         if dockerfile == "-":
             raise StatusError("invalid argument: can't use stdin for both build context and dockerfile", 125)
         dockerfile_name = dockerfile or "Dockerfile"
-        body: Any = _stdin_context(cli, dockerfile_name)
+        body: Any = _stdin_context(cli, dockerfile_name, secrets_prefix)
     else:
         if not os.path.isdir(source):
             raise StatusError(f'unable to prepare context: path "{source}" not found', 1)
@@ -93,7 +98,7 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
                 dockerfile_name = os.path.relpath(absolute, root).replace(os.sep, "/")
         else:
             dockerfile_name = "Dockerfile"
-        body = _context_pipe(source, dockerfile_name, stdin_dockerfile)
+        body = _context_pipe(source, dockerfile_name, stdin_dockerfile, secrets_prefix)
     params: dict[str, Any] = {
         "t": opts.tag or None,
         "dockerfile": dockerfile_name,
@@ -114,27 +119,37 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
     client = cli.client
     resp = client._send("POST", "/build", params, data=body,  # noqa: SLF001 - the streaming build body
                         headers={"Content-Type": "application/x-tar"})
+    from dockyard.cli.buildprogress import open_view
     from dockyard.client.api import iter_chunks, iter_json
 
+    # The image tar of `-o type=tar,dest=-` owns stdout; the progress goes to stderr then.
+    shown = cli.stderr if any(dest == "-" for _, dest in outputs) else cli.stdout
+    view = open_view(opts.progress, shown) if not opts.quiet else None
     image_id = ""
-    for message in iter_json(iter_chunks(resp)):
-        if "errorDetail" in message or "error" in message:
-            error = (message.get("errorDetail") or {}).get("message") or message.get("error")
-            raise StatusError(str(error), 1)
-        if "aux" in message:
-            image_id = (message["aux"] or {}).get("ID", image_id)
-            continue
-        text = message.get("stream")
-        if text and not opts.quiet:
-            cli.stdout.write(text)
-            cli.stdout.flush()
+    error: str | None = None
+    try:
+        for message in iter_json(iter_chunks(resp)):
+            if "errorDetail" in message or "error" in message:
+                error = str((message.get("errorDetail") or {}).get("message") or message.get("error"))
+                break
+            if "aux" in message:
+                image_id = (message["aux"] or {}).get("ID", image_id)
+            elif message.get("stream") and view is not None:
+                view.write(message["stream"])
+            elif message.get("status") and view is not None:
+                view.status(message)
+    finally:
+        if view is not None:
+            view.close(failed=error is not None or not image_id)
+    if error is not None:
+        raise StatusError(error, 1)
     if opts.quiet and image_id:
         cli.stdout.write(image_id + "\n")
     if opts.iidfile and image_id:
         with open(opts.iidfile, "w") as f:
             f.write(image_id)
-    for spec in opts.output:
-        _export(cli, image_id, spec)
+    for kind, dest in outputs:
+        _export(cli, image_id, kind, dest)
     return 0
 
 
@@ -162,8 +177,9 @@ def cmd_builder_prune(cli: Cli, argv: list[str], path: str) -> int:
 
 # ── the context ───────────────────────────────────────────────────────────────────────
 
-def _context_pipe(root: str, dockerfile: str, dockerfile_bytes: bytes | None) -> Any:
-    """A readable pipe streaming the context tar, written by a thread as it is sent."""
+def _context_pipe(root: str, dockerfile: str, dockerfile_bytes: bytes | None, prefix: bytes) -> Any:
+    """A readable pipe streaming the context tar (after `prefix`, the secrets), written
+    by a thread as it is sent."""
     from dockyard.builder.dockerignore import Matcher, read_patterns
 
     patterns: list[str] = []
@@ -179,6 +195,7 @@ def _context_pipe(root: str, dockerfile: str, dockerfile_bytes: bytes | None) ->
 
     def produce() -> None:
         with os.fdopen(write_fd, "wb") as out:
+            out.write(prefix)
             tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
             try:
                 _add_tree(tf, root, "", matcher, {dockerfile, ".dockerignore"})
@@ -216,7 +233,7 @@ def _add_tree(tf: tarfile.TarFile, root: str, rel: str, matcher: Any, always: se
             _add_tree(tf, root, child, matcher, always)
 
 
-def _stdin_context(cli: Cli, dockerfile_name: str) -> Any:
+def _stdin_context(cli: Cli, dockerfile_name: str, prefix: bytes) -> Any:
     """`build -`: stdin is a context archive (tar, gzip, bzip2, xz), or, as with Docker's
     CLI, a bare Dockerfile that becomes a context holding only itself."""
     src = cli.stdin.buffer if hasattr(cli.stdin, "buffer") else sys.stdin.buffer
@@ -224,9 +241,16 @@ def _stdin_context(cli: Cli, dockerfile_name: str) -> Any:
     archive = (head[257:262] == b"ustar" or head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"))
                or (len(head) == 512 and not head.strip(b"\0")))
     if archive:
-        return _StdinReader(src, head)
+        stream = _StdinReader(src, head)
+        # Secrets must open the tar itself, so a compressed archive is sent decompressed.
+        if not prefix:
+            return stream
+        from dockyard.builder.context import decompressed
+
+        return _StdinReader(decompressed(stream), prefix)
     dockerfile = head + src.read()
-    buffer = io.BytesIO()
+    buffer = io.BytesIO(prefix)
+    buffer.seek(len(prefix))
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tf:
         info = tarfile.TarInfo(dockerfile_name)
         info.size, info.mode = len(dockerfile), 0o644
@@ -235,7 +259,8 @@ def _stdin_context(cli: Cli, dockerfile_name: str) -> Any:
 
 
 class _StdinReader:
-    """stdin, with the bytes already read to sniff it given back first."""
+    """stdin (or any stream), with bytes to give first: those already read to sniff it,
+    or the secrets that open the context."""
 
     def __init__(self, src: Any, head: bytes):
         self._src = src
@@ -262,30 +287,88 @@ def _kv(value: str) -> tuple[str, str]:
     return key, rest
 
 
-def _export(cli: Cli, image_id: str, spec: str) -> None:
-    """`-o type=local,dest=DIR` / `type=tar,dest=FILE`: the image's files, through a
-    created (never started) container's export, as Docker's CLI would fetch them."""
+def _secret_member(spec: str) -> bytes:
+    """One `--secret` (BuildKit's syntax: `id=ID[,src|source=PATH][,env=VAR][,type=file|env]`;
+    with neither src nor env, the variable named ID if set, else the file ID) as the
+    member that carries it; b"" for an env secret whose variable is unset (the secret is
+    then missing, as with BuildKit)."""
+    from dockyard.builder.buildsecrets import MAX_SECRET_SIZE, member_bytes
+
+    def invalid(reason: str) -> StatusError:
+        return StatusError(f'invalid argument "{spec}" for "--secret" flag: {reason}', 125)
+
+    fields: dict[str, str] = {}
+    kind = ""
+    for part in spec.split(","):
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            raise invalid(f"invalid field '{part}' must be a key=value pair")
+        if key == "type":
+            if value not in ("file", "env"):
+                raise invalid(f'unsupported secret type "{value}"')
+            kind = value
+        elif key in ("id", "src", "source", "env"):
+            fields["src" if key == "source" else key] = value
+        else:
+            raise invalid(f"unexpected key '{key}' in '{part}'")
+    secret_id, src, env = fields.get("id", ""), fields.get("src", ""), fields.get("env", "")
+    if not secret_id:
+        raise invalid("secret missing ID")
+    if kind == "env" and not env:
+        env, src = src, ""
+    if not src and not env:
+        env, src = (secret_id, "") if secret_id in os.environ else ("", secret_id)
+    if src:
+        try:
+            with open(src, "rb") as f:
+                data = f.read(MAX_SECRET_SIZE + 1)
+        except OSError as e:
+            raise StatusError(f"failed to stat {src}: stat {src}: {(e.strerror or str(e)).lower()}", 1) from None
+    elif env in os.environ:
+        data = os.environ[env].encode()
+    else:
+        return b""
+    try:
+        return member_bytes(secret_id, data)
+    except ValueError as e:
+        raise StatusError(str(e), 1) from None
+
+
+def _output_spec(spec: str) -> tuple[str, str]:
+    """An `-o` value as (type, dest): `type=local,dest=DIR`, `type=tar,dest=FILE|-`, a
+    bare directory, or `-` (a tar on stdout), checked before anything is built."""
+    if spec == "-":
+        return "tar", "-"
     fields = dict(_kv(p) for p in spec.split(",")) if "=" in spec else {"type": "local", "dest": spec}
     kind, dest = fields.get("type", "local"), fields.get("dest", "")
-    if not dest:
-        raise StatusError("output requires dest", 1)
+    if kind not in ("local", "tar"):
+        raise StatusError(f"unsupported output type {kind!r}: use local or tar", 1)
+    if not dest or (kind == "local" and dest == "-"):
+        raise StatusError(f"output {spec!r} requires dest (a directory for local, a file or - for tar)", 1)
+    return kind, dest
+
+
+def _export(cli: Cli, image_id: str, kind: str, dest: str) -> None:
+    """`-o type=local,dest=DIR` / `type=tar,dest=FILE`: the image's files, through a
+    created (never started) container's export, as Docker's CLI would fetch them."""
     client = cli.client
     created = client.create_container({"Image": image_id, "Cmd": ["/nonexistent"]})
     cid = created["Id"]
     try:
         chunks = client.export(cid)
         if kind == "tar":
-            out = sys.stdout.buffer if dest == "-" else open(dest, "wb")
-            with out:
+            # stdout is not ours to close.
+            target = contextlib.nullcontext(sys.stdout.buffer) if dest == "-" else open(dest, "wb")
+            with target as out:
                 for chunk in chunks:
                     out.write(chunk)
+                out.flush()
         elif kind == "local":
             os.makedirs(dest, exist_ok=True)
             reader = io.BufferedReader(_ChunkReader(chunks))  # type: ignore[arg-type]
             with tarfile.open(fileobj=reader, mode="r|") as tf:
                 tf.extractall(dest, filter="tar")  # type: ignore[call-arg]
-        else:
-            raise StatusError(f"unsupported output type {kind!r}: use local or tar", 1)
     finally:
         client.remove_container(cid, force=True)
 

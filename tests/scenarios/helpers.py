@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.containers import free_port, http_get, unique  # noqa: F401 (re-exported)
+from tests.support.containers import free_port, http_get, http_server, unique  # noqa: F401 (re-exported)
 from tests.support.daemon import DaemonHandle
 
 BIN = Path(sys.executable).parent
@@ -278,14 +277,8 @@ def file_server(directory: Path) -> Iterator[str]:
         def log_message(self, *args):  # keep pytest's output clean
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 def read_until(proc: subprocess.Popen, marker: str, timeout: float = 30) -> str:

@@ -188,3 +188,20 @@ def process_one(daemon: DaemonHandle, container: str) -> tuple[str, str]:
     comm = output(daemon.cli("exec", container, "cat", "/proc/1/comm"))
     user = output(daemon.cli("exec", container, "stat", "-c", "%U", "/proc/1"))
     return comm, user
+
+
+@contextlib.contextmanager
+def http_server(handler: type) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering with `handler` (a BaseHTTPRequestHandler
+    class) in a thread; yields its base URL."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,22 @@
 # SPDX-License-Identifier: Apache-2.0
 """Build routes: `POST /build` (the classic builder's query parameters, a context tar in
-the body, a JSON-lines stream back) and `POST /build/prune`."""
+the body, a JSON-lines stream back) and `POST /build/prune`.
+
+Build secrets (`dockyard build --secret`, `RUN --mount=type=secret`) travel in the body,
+ahead of the context. The (uncompressed, or gzip/bzip2/xz-compressed as a whole) tar may
+open with one member per secret, before any other member:
+
+    name   .dockyard-build-secrets/<the secret id, UTF-8, as lower-case hex>  (id ≤ 50 bytes)
+    type   regular file, in a plain ustar header (no PAX or GNU extension header before it)
+    data   the secret's bytes (at most 500 KiB)
+
+The daemon reads these off the stream before it writes the rest of the context to disk,
+keeps them in memory for this build only, and never puts them in the context: COPY,
+ADD, `.dockerignore`, the cache keys, layers and history never see them. Members under
+`.dockyard-build-secrets/` after the first other member are dropped from the context and
+are not secrets. Clients that send no secrets send the context unchanged (Docker's CLI
+and docker-py are unaffected). See dockyard/builder/buildsecrets.py.
+"""
 
 from __future__ import annotations
 

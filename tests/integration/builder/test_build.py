@@ -10,21 +10,13 @@ import time
 
 import pytest
 
+from tests.integration.builder.helpers import container_ids
+from tests.integration.builder.helpers import inspect as _inspect
+from tests.integration.builder.helpers import write_context as _write
 from tests.support.daemon import restart_daemon
+from tests.unit.builder.tarutil import tar_bytes
 
 pytestmark = pytest.mark.requires_root
-
-
-def _write(root, files):
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return root
-
-
-def _inspect(daemon, ref):
-    return json.loads(daemon.cli("image", "inspect", ref).stdout)[0]
 
 
 def test_instructions_config_and_files(daemon, tmp_path):
@@ -114,7 +106,7 @@ def test_bad_input_errors(daemon, tmp_path):
         "FROM busybox\nRUN echo last words; exit 3\n": "returned a non-zero code: 3",
         "FROM 127.0.0.1:1/no-such-image\n": "127.0.0.1:1",
     }
-    before = daemon.api("GET", "/containers/json?all=1")[1]
+    before = container_ids(daemon)
     for text, message in cases.items():
         (tmp_path / "Dockerfile").write_text(text)
         result = daemon.cli("build", str(tmp_path), check=False)
@@ -122,7 +114,7 @@ def test_bad_input_errors(daemon, tmp_path):
         assert message in result.stderr.decode(), (text, result.stderr)
         if "exit 3" in text:
             assert "last words" in result.stdout.decode()
-    assert daemon.api("GET", "/containers/json?all=1")[1] == before  # no intermediate left
+    assert container_ids(daemon) == before  # no intermediate left
 
 
 def test_docker_cli_and_docker_py(daemon, tmp_path):
@@ -140,14 +132,9 @@ def test_docker_cli_and_docker_py(daemon, tmp_path):
     assert "bt-py:latest" in image.tags
     assert any("Step 3/4" in entry.get("stream", "") for entry in logs)
     assert client.containers.run("bt-py", remove=True) == b"from-py\n"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        data = b"FROM busybox\nRUN exit 5\n"
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
+    failing = tar_bytes({"Dockerfile": b"FROM busybox\nRUN exit 5\n"}, "w:gz")
     with pytest.raises(docker.errors.BuildError, match="non-zero code: 5"):
-        client.images.build(fileobj=io.BytesIO(buf.getvalue()), custom_context=True, encoding="gzip")
+        client.images.build(fileobj=io.BytesIO(failing), custom_context=True, encoding="gzip")
 
 
 def test_add_archives_chown_chmod_onbuild_and_output_options(daemon, tmp_path):
@@ -182,12 +169,7 @@ def test_stdin_dockerfile_and_stdin_context(daemon, tmp_path):
     dockerfile = b'FROM busybox\nRUN echo from-stdin > /x\nCMD ["cat", "/x"]\n'
     daemon.cli("build", "-t", "bt-stdin:1", "-", input=dockerfile)
     assert daemon.cli("run", "--rm", "bt-stdin:1").stdout == b"from-stdin\n"
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w:gz") as tar:
-        for name, data in {"Dockerfile": b'FROM busybox\nCOPY f /f\nCMD ["cat", "/f"]\n', "f": b"in-tar\n"}.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    daemon.cli("build", "-t", "bt-stdin:2", "-", input=context.getvalue())
+    context = tar_bytes({"Dockerfile": b'FROM busybox\nCOPY f /f\nCMD ["cat", "/f"]\n', "f": b"in-tar\n"}, "w:gz")
+    daemon.cli("build", "-t", "bt-stdin:2", "-", input=context)
     assert daemon.cli("run", "--rm", "bt-stdin:2").stdout == b"in-tar\n"
     daemon.cli("rmi", "bt-stdin:1", "bt-stdin:2")

@@ -2,7 +2,6 @@
 """The Dockerfile parser and word expansion: each syntax feature and each error."""
 
 import io
-import tarfile
 
 import pytest
 
@@ -10,6 +9,7 @@ from dockyard.builder.context import BuildContext
 from dockyard.builder.dockerignore import Matcher, read_patterns
 from dockyard.builder.parser import ParseError, parse
 from dockyard.builder.shell import expand_word, expand_words, split_words
+from tests.unit.builder.tarutil import tar_bytes
 
 
 def test_directives_continuations_comments_and_case():
@@ -115,13 +115,7 @@ def test_dockerignore_semantics():
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_bytes(files, "w:gz")
 
 
 def test_context_index_hashes_and_reads_from_the_tar(tmp_path):
