@@ -33,6 +33,10 @@ from dockyard.volumes import VolumeService
 if TYPE_CHECKING:
     from dockyard.distribution.hosts import RegistryHosts
 
+# What Docker calls experimental and dockyard implements (`build --squash`): the docker
+# CLI offers such flags only to a daemon that says it is experimental.
+EXPERIMENTAL = True
+
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
@@ -90,7 +94,8 @@ class Daemon:
             "Platform": {"Name": "dockyard"},
             "Components": [{"Name": "Engine", "Version": __version__,
                             "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
-                                        "Os": "linux", "Arch": arch, "KernelVersion": uname.release}}],
+                                        "Os": "linux", "Arch": arch, "KernelVersion": uname.release,
+                                        "Experimental": str(EXPERIMENTAL).lower()}}],
             "Version": __version__,
             "ApiVersion": API_VERSION,
             "MinAPIVersion": MIN_API_VERSION,
@@ -100,6 +105,7 @@ class Daemon:
             "Arch": arch,
             "KernelVersion": uname.release,
             "BuildTime": "",
+            "Experimental": EXPERIMENTAL,
         }
 
     async def info(self) -> dict[str, Any]:
@@ -151,7 +157,7 @@ class Daemon:
             "NoProxy": os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")),
             "Name": socket.gethostname(),
             "Labels": [],
-            "ExperimentalBuild": False,
+            "ExperimentalBuild": EXPERIMENTAL,
             "ServerVersion": __version__,
             "Runtimes": {"runc": {"path": self.config.runc}},
             "DefaultRuntime": "runc",

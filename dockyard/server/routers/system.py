@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dockyard import API_VERSION
+from dockyard.daemon.daemon import EXPERIMENTAL
 from dockyard.server.params import boolean, filters, json_response, number
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         return web.Response(text="OK", headers={
             "Api-Version": API_VERSION,
             "Builder-Version": "1",
-            "Docker-Experimental": "false",
+            "Docker-Experimental": "true" if EXPERIMENTAL else "false",
             "Ostype": "linux",
             "Cache-Control": "no-cache, no-store, must-revalidate",
             "Pragma": "no-cache",

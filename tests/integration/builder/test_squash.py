@@ -68,3 +68,13 @@ COPY c /c
     assert sorted(layers[0]) == ["a", "b"] and len(layers) == 1
     assert config["history"][-1]["comment"] == f"create new from {files_id}"
     assert [bool(h.get("empty_layer")) for h in config["history"]] == [True, True, False]
+
+
+def test_docker_cli_offers_squash(daemon, tmp_path, monkeypatch):
+    # The docker CLI sends --squash only to a daemon that says it is experimental.
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+    ctx = write_context(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n"})
+    daemon.docker("build", "--squash", "-t", "sq-docker", str(ctx))
+    layers = inspect(daemon, "sq-docker")["RootFS"]["Layers"]
+    assert layers[:-1] == inspect(daemon, "busybox")["RootFS"]["Layers"] and len(layers) == 2
+    assert b"Experimental:     true" in daemon.docker("version").stdout
