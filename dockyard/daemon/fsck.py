@@ -16,7 +16,8 @@ What is checked, and what a repair does:
   or `rmi` is the fix, and only the user can choose);
 - containers: the image and the rw layer directory are there (reported); a stopped
   container whose root filesystem is still mounted is unmounted; a container directory
-  without a record (the daemon removes those when it starts) is removed;
+  without a record (the daemon removes those when it starts) is removed; a network
+  namespace no container holds is reported (the daemon removes those when it starts);
 - volumes: each record has its data directory and each directory a record (reported
   only: fsck never deletes volume data);
 - scratch space: half-written blobs and layers of interrupted work: removed.
@@ -184,6 +185,10 @@ class _Check:
         for path in service.orphans():
             self.found("container", path.name, f"directory {path} has no container record",
                        lambda p=path: _remove(p), "removed")
+        # Reported only: one may be a container's, still being started; the daemon
+        # removes the leftovers when it starts.
+        for path in self.daemon.networks.orphan_namespaces():
+            self.found("container", path.name, f"network namespace {path} is held by no container")
 
     def volumes(self) -> None:
         root = self.daemon.config.volumes_dir
