@@ -129,6 +129,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "image bootstrap": ("dockyard.cli.bootstrap", "cmd_image_bootstrap",
                         "Build official-image stand-ins from Debian packages"),
     "registry serve": ("dockyard.cli.registry", "cmd_registry_serve", "Run an OCI distribution registry"),
+    "registry gc": ("dockyard.cli.registry", "cmd_registry_gc", "Delete blobs no manifest of a registry needs"),
     "version": ("dockyard.cli.system", "cmd_version", "Show the dockyard version information"),
     "compose": ("dockyard.cli.compose", "cmd_compose", "Define and run multi-container applications"),
     "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
@@ -218,7 +219,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "bootstrap": "image bootstrap",
         },
     ),
-    "registry": ("Run a registry", {"serve": "registry serve"}),
+    "registry": ("Run a registry", {"serve": "registry serve", "gc": "registry gc"}),
     "builder": ("Manage builds", {"build": "build", "prune": "builder prune"}),
     "volume": (
         "Manage volumes",

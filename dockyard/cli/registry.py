@@ -75,6 +75,48 @@ SERVE = Command(
 )
 
 
+GC = Command(
+    "registry gc",
+    "[OPTIONS]",
+    "Delete blobs no manifest of a registry needs (run by the registry's host)",
+    [
+        Flag("root", "", "string", help="Storage directory (default /var/lib/dockyard-registry)"),
+        Flag("dry-run", "", help="Only say what would be deleted"),
+        Flag("delete-untagged", "", help="Also drop manifests no tag points at"),
+        Flag("grace", "", "string", default="1h",
+             help="Keep unreferenced blobs younger than this (pushes in flight), e.g. 10m, 0s"),
+    ],
+    max_args=0,
+)
+
+
+def cmd_registry_gc(cli: Cli, argv: list[str], path: str) -> int:
+    opts, _ = GC.with_path(path).parse(argv)
+    from pathlib import Path
+
+    from dockyard.cli.opts import OptError, go_duration
+    from dockyard.registry.gc import collect
+    from dockyard.registry.storage import RegistryStorage
+    from dockyard.units import human_size
+
+    try:
+        grace = go_duration(opts.grace) / 1e9
+    except OptError as e:
+        raise StatusError(f"invalid argument {opts.grace!r} for \"--grace\" flag: {e}", 125) from None
+    root = Path(opts.root or "/var/lib/dockyard-registry")
+    if not (root / "blobs").is_dir():
+        raise StatusError(f"{root} is not a registry's storage directory", 1)
+    report = collect(RegistryStorage(root), dry_run=opts.dry_run, untagged=opts.delete_untagged, grace=grace)
+    verb, done = ("would delete", "would be deleted") if opts.dry_run else ("deleted", "deleted")
+    for manifest in report.untagged:
+        cli.out(f"{verb} untagged manifest {manifest}")
+    for digest in report.deleted:
+        cli.out(f"{verb} blob {digest}")
+    cli.out(f"{len(report.deleted)} blob(s) {done}, {human_size(report.freed)} freed; {report.marked} in use; "
+            f"{len(report.kept_young)} unreferenced kept for now (younger than {opts.grace})")
+    return 0
+
+
 def registry_auth(name: str) -> str:
     """The X-Registry-Auth header for the registry of image `name` (from config.json)."""
     from dockyard.distribution.credentials import CredentialStore
