@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import DEFAULT_SOCKET
+from dockyard.idmap import IDENTITY, IDMap
 
 # Shared by every daemon on the machine (test daemons too): see baseimages/cache.py.
 DEFAULT_BASE_IMAGE_CACHE = Path("/var/cache/dockyard/base-images")
@@ -56,6 +57,11 @@ class DaemonConfig:
     tls_cacert: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    # User namespaces (`--userns-remap`, see daemon/userns.py): the resolved `user:group`
+    # ("" when off) and the container → host ID mapping (IDENTITY when off). With it on,
+    # data_root is already the `<uid>.<gid>` directory under the one given.
+    userns_remap: str = ""
+    id_map: IDMap = IDENTITY
 
     @property
     def db_path(self) -> Path:

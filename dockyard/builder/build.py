@@ -64,6 +64,7 @@ from dockyard.daemon.commit import image_config
 from dockyard.daemon.rootpath import Root
 from dockyard.daemon.treetar import TarWriter, extract
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.idmap import IDENTITY, IDMap, IDMapError
 from dockyard.images.platform import host_arch, host_variant
 from dockyard.oci.user import resolve_user
 from dockyard.snapshots.pipe import pipe_reader
@@ -482,7 +483,8 @@ class Build:
         if empty:
             return images.create_from_layers(cfg, [], [], base_image=base, parent=st.image_id)
         assert upper is not None
-        with pipe_reader(lambda out: rwlayer.write_layer(upper, lowers, out)) as layer:
+        idmap = self.svc.config.id_map
+        with pipe_reader(lambda out: rwlayer.write_layer(upper, lowers, out, idmap)) as layer:
             return images.create_from_layers(cfg, [layer], [], base_image=base, parent=st.image_id)
 
     # ── RUN ───────────────────────────────────────────────────────────────────────────
@@ -523,7 +525,8 @@ class Build:
         step_mounts = await runmounts.prepare(
             mounts, ins.line, st.config.get("WorkingDir") or "/", secrets=self.ctx.secrets,
             cache_dir=self.svc.cache_mount_dir, scratch=self.svc.scratch_dir,
-            materialize=lambda origin, source: self._materialize(st, origin, source))
+            materialize=lambda origin, source: self._materialize(st, origin, source),
+            idmap=self.svc.config.id_map)
         binds = list(step_mounts.binds)
         ca = self.svc.ca_bundle()
         if ca:
@@ -588,7 +591,7 @@ class Build:
         try:
             # Not an ADD: an archive is mounted as it is, never unpacked.
             plan = await self._copy_plan(st, origin, [source], "/", False, None, None, [], "RUN --mount", 0)
-            await asyncio.to_thread(_apply_plan_to_dir, plan, path)
+            await asyncio.to_thread(_apply_plan_to_dir, plan, path, self.svc.config.id_map)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, path, True)
             raise
@@ -658,7 +661,7 @@ class Build:
         def run() -> str:
             snapshots.mount_rootfs(lowers, layer_dir, target)
             try:
-                with Root(target) as root:
+                with Root(target, self.svc.config.id_map) as root:
                     work(root)
             finally:
                 snapshots.unmount(target)
@@ -829,7 +832,8 @@ class CopyPlan:
             fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 skip = (lambda rel, st: exclude.excluded(rel)) if exclude else None
-                writer = TarWriter(out, skip=skip)
+                # Files of an image on this host: their owners as the container sees them.
+                writer = TarWriter(out, skip=skip, idmap=root.idmap)
                 writer.add_children(fd, "")
                 writer.close()
             finally:
@@ -879,8 +883,8 @@ def _ctx_members(ctx: BuildContext, top: Entry, rename: str, exclude: Matcher | 
         yield info, opener
 
 
-def _apply_plan_to_dir(plan: CopyPlan, path: Path) -> None:
-    with Root(path) as root:
+def _apply_plan_to_dir(plan: CopyPlan, path: Path, idmap: IDMap = IDENTITY) -> None:
+    with Root(path, idmap) as root:
         plan.apply(root, None, None)
 
 
@@ -940,7 +944,11 @@ def _open_dir(root: Root, path: str, owner: tuple[int, int]) -> None:
                 os.mkdir(loc.name, 0o755, dir_fd=loc.dir_fd)
             except FileExistsError:
                 continue
-            os.chown(loc.name, *owner, dir_fd=loc.dir_fd, follow_symlinks=False)
+            try:
+                host_owner = root.idmap.to_host(*owner)
+            except IDMapError as e:
+                raise BuildError(f"--chown: {e}") from None
+            os.chown(loc.name, *host_owner, dir_fd=loc.dir_fd, follow_symlinks=False)
             os.chmod(loc.name, 0o755, dir_fd=loc.dir_fd)
     os.close(root.open_dir(path))
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from dockyard.daemon.rwlayer import LowerView
 from dockyard.errors import DockyardError
+from dockyard.idmap import IDENTITY, IDMap, IDMapError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -65,13 +66,13 @@ class StepMounts:
 
 async def prepare(specs: list[str], line: int, workdir: str, *, secrets: Mapping[str, bytes],
                   cache_dir: Callable[[str], Path], scratch: Callable[[str], Path],
-                  materialize: Materialize) -> StepMounts:
+                  materialize: Materialize, idmap: IDMap = IDENTITY) -> StepMounts:
     """The mounts of one RUN step from its `--mount` flags; on an error nothing made is
-    left behind."""
+    left behind. `idmap` (--userns-remap) gives a secret's owner its host IDs."""
     mounts = StepMounts()
     try:
         for spec in specs:
-            await _add(mounts, spec, line, workdir, secrets, cache_dir, scratch, materialize)
+            await _add(mounts, spec, line, workdir, secrets, cache_dir, scratch, materialize, idmap)
     except BaseException:
         mounts.close()
         raise
@@ -80,7 +81,7 @@ async def prepare(specs: list[str], line: int, workdir: str, *, secrets: Mapping
 
 async def _add(mounts: StepMounts, spec: str, line: int, workdir: str, secrets: Mapping[str, bytes],
                cache_dir: Callable[[str], Path], scratch: Callable[[str], Path],
-               materialize: Materialize) -> None:
+               materialize: Materialize, idmap: IDMap = IDENTITY) -> None:
     fields = dict(_kv(part) for part in spec.split(",") if part)
     kind = fields.get("type", "bind")
     target = fields.get("target") or fields.get("dst") or fields.get("destination") or ""
@@ -110,7 +111,7 @@ async def _add(mounts: StepMounts, spec: str, line: int, workdir: str, secrets: 
             if _flag(fields, "required"):
                 raise MountError(f"line {line}: secret {secret_id} not found")
             return
-        path = _secret_file(scratch("secret"), data, line, fields)
+        path = _secret_file(scratch("secret"), data, line, fields, idmap)
         mounts.cleanups.append(lambda p=path.parent: shutil.rmtree(p, ignore_errors=True))
         mounts.binds.append(f"{path}:{target}:ro")
     else:
@@ -118,12 +119,17 @@ async def _add(mounts: StepMounts, spec: str, line: int, workdir: str, secrets: 
     mounts.targets.append(target)
 
 
-def _secret_file(directory: Path, data: bytes, line: int, fields: dict[str, str]) -> Path:
+def _secret_file(directory: Path, data: bytes, line: int, fields: dict[str, str],
+                 idmap: IDMap = IDENTITY) -> Path:
     try:
         mode = int(fields.get("mode") or "0400", 8)
         uid, gid = int(fields.get("uid") or 0), int(fields.get("gid") or 0)
     except ValueError:
         raise _error(line, "secret mount: mode must be octal, uid and gid numbers") from None
+    try:
+        uid, gid = idmap.to_host(uid, gid)
+    except IDMapError as e:
+        raise _error(line, f"secret mount: {e}") from None
     os.mkdir(directory, 0o700)
     path = directory / "secret"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

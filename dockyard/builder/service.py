@@ -254,7 +254,16 @@ class BuildService:
 
     def cache_mount_dir(self, cache_id: str) -> Path:
         path = self.root / "cache-mounts" / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-        path.mkdir(parents=True, exist_ok=True)
+        if self.config.id_map.empty:
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            return path
+        # A cache mount belongs to the step's root (--userns-remap), as BuildKit's do.
+        os.chown(path, *self.config.id_map.root)
         return path
 
     def scratch_dir(self, kind: str) -> Path:

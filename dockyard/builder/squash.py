@@ -69,7 +69,8 @@ def squash(images: ImageService, image_id: str, base_id: str) -> str:
         base = rwlayer.LowerView(base_lowers)
         for layer in reversed(added):
             _merge_dir(str(layer), str(upper), "", base)
-        with pipe_reader(lambda out: rwlayer.write_layer(upper, base_lowers, out)) as layer_tar:
+        idmap = images.daemon_config.id_map
+        with pipe_reader(lambda out: rwlayer.write_layer(upper, base_lowers, out, idmap)) as layer_tar:
             return images.create_from_layers(cfg, [layer_tar], [], base_image=base_id or None)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -174,5 +174,8 @@ def _store(images: ImageService, record: dict[str, Any], upper: Any, lowers: lis
                        created_by=" ".join(record["Config"].get("Cmd") or []), empty_layer=empty)
     if empty:
         return images.create_from_layers(cfg, [], tags, base_image=parent_id, parent=parent_id)
-    with pipe_reader(lambda out: rwlayer.write_layer(upper, lowers, out)) as layer:
+    # Owners go back to the container's IDs (--userns-remap): the image is portable, and
+    # storing it maps them forward again.
+    idmap = images.daemon_config.id_map
+    with pipe_reader(lambda out: rwlayer.write_layer(upper, lowers, out, idmap)) as layer:
         return images.create_from_layers(cfg, [layer], tags, base_image=parent_id, parent=parent_id)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.daemon import cgroups, etcfiles, logrotate, names, stats
+from dockyard.daemon import cgroups, etcfiles, logrotate, names, stats, userns
 from dockyard.daemon.create import log_size_limit, new_record, validate_restart_policy
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
@@ -200,6 +200,7 @@ class ContainerService:
         record = new_record(body, name=full_name, image_id=image.id,
                             image_config=image.config.get("config") or {},
                             container_dir=str(self._config.containers_dir))
+        userns.check_host_config(self._config, record["HostConfig"])
         cid = record["Id"]
         try:
             await asyncio.to_thread(self._prepare_dirs, record)
@@ -365,8 +366,14 @@ class ContainerService:
         members = set(await asyncio.to_thread(cgroups.pids, spec["linux"].get("cgroupsPath", "")))
         args = (ps_args or "-ef").split()
         proc = await asyncio.create_subprocess_exec(
-            "ps", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            "ps", *args, *self._ps_selection(members), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
+        if proc.returncode != 0 and self._ps_selection(members):
+            # As dockerd: some options (`f`) cannot be combined with -q; try without.
+            proc = await asyncio.create_subprocess_exec(
+                "ps", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
         if proc.returncode != 0:
             raise InvalidParameter(f"Error running ps: {err.decode().strip() or 'exit status ' + str(proc.returncode)}")
         lines = out.decode(errors="replace").splitlines()
@@ -382,6 +389,14 @@ class ContainerService:
             if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in members:
                 processes.append(fields)
         return {"Titles": titles, "Processes": processes}
+
+    def _ps_selection(self, members: set[int]) -> list[str]:
+        """With --userns-remap the container's processes run as other users than the
+        daemon, whom ps leaves out unless asked for them: name them (`-q`), as dockerd
+        does."""
+        if self._config.id_map.empty or not members:
+            return []
+        return ["-q" + ",".join(str(pid) for pid in sorted(members))]
 
     async def stats(self, ref: str, *, stream: bool) -> AsyncIterator[dict[str, Any]]:
         """`docker stats`: one message, or one a second while the container runs."""
@@ -546,7 +561,8 @@ class ContainerService:
                 return
             target = self._config.exec_root / "rootfs" / f"{cid}.view"
             lowerdirs = await asyncio.to_thread(self._images.lowerdirs, record["Image"])
-            await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), target)
+            await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), target,
+                                    self._rw_owner)
             try:
                 yield record, target
             finally:
@@ -569,9 +585,13 @@ class ContainerService:
         rootfs = self._rootfs_dir(cid)
         image_id = record["Image"]
         lowerdirs = await asyncio.to_thread(self._images.lowerdirs, image_id)
-        await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), rootfs)
+        await asyncio.to_thread(snapshots.mount_rootfs, lowerdirs, self._container_dir(cid), rootfs,
+                                self._rw_owner)
         try:
             options = await self.hooks.before_start(record)
+            if self._rw_owner is not None:
+                await asyncio.to_thread(self._give_etc_files, record)
+                options["idmap"] = self._config.id_map
             spec = await asyncio.to_thread(
                 build_spec, record, rootfs=str(rootfs), hostname_path=record["HostnamePath"],
                 hosts_path=record["HostsPath"], resolv_path=record["ResolvConfPath"], **options)
@@ -779,7 +799,21 @@ class ContainerService:
         await asyncio.to_thread(self._db.put_container, copy.deepcopy(record))
 
     def _prepare_dirs(self, record: dict[str, Any]) -> None:
-        snapshots.prepare_rw(self._container_dir(record["Id"]))
+        snapshots.prepare_rw(self._container_dir(record["Id"]), self._rw_owner)
+
+    @property
+    def _rw_owner(self) -> tuple[int, int] | None:
+        """The host IDs of the containers' root with --userns-remap (their rw layers
+        belong to it, as Docker's do), else None."""
+        idmap = self._config.id_map
+        return None if idmap.empty else idmap.root
+
+    def _give_etc_files(self, record: dict[str, Any]) -> None:
+        """/etc/hostname, hosts and resolv.conf belong to the container's root, as without
+        remapping: it may edit them (they are rewritten, so this is done at every start)."""
+        for key in ("HostnamePath", "HostsPath", "ResolvConfPath"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(record[key], *self._config.id_map.root)
 
     def _write_files(self, record: dict[str, Any]) -> None:
         etcfiles.write_all(record)

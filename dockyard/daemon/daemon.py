@@ -47,6 +47,12 @@ class Daemon:
                           config.exec_root, config.bundles_dir, config.runc_root):
             directory.mkdir(parents=True, exist_ok=True)
         os.chmod(config.data_root, 0o710)
+        if not config.id_map.empty:
+            # The remapped root mounts the root filesystems under here (runc, inside the
+            # user namespace), so it must be let through whatever the daemon's umask.
+            rootfs_dir = config.exec_root / "rootfs"
+            rootfs_dir.mkdir(exist_ok=True)
+            os.chmod(rootfs_dir, 0o711)
         self.db = MetadataDB(config.db_path)
         self.images = ImageService(config, self.db)
         self.runtime = Runtime(runc=config.runc, conmon=config.conmon,
@@ -164,7 +170,7 @@ class Daemon:
             "LiveRestoreEnabled": True,
             "Isolation": "",
             "InitBinary": "tini",
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=userns"] if self.config.userns_remap else []),
             "Warnings": [],
         }
 

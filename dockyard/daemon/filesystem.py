@@ -13,6 +13,9 @@ The path rules are Docker's: a path is made absolute and cleaned (`..` lexically
 above `/`); a trailing `/` or `/.` means "follow the last component" and, with `/.`, "the
 contents"; the archive names entries after the last component of the path as asked
 (`data/…`, `./…`, `/…`), and the stat header is `X-Docker-Container-Path-Stat`.
+
+With --userns-remap, archives carry the container's IDs (root is 0) both ways: the
+daemon's mapping shifts them back on the way out and forward on the way in.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dockyard.daemon import commit as commit_verb
 from dockyard.daemon import rwlayer, treetar
 from dockyard.daemon.rootpath import Location, Root
 from dockyard.errors import Forbidden, InvalidParameter, NotFound
+from dockyard.idmap import IDENTITY, IDMap
 from dockyard.images.platform import format_rfc3339
 from dockyard.oci.user import resolve_user
 
@@ -71,7 +75,7 @@ class ContainerFiles:
         container's lock is held and a stopped container stays mounted until it ends).
         What was looked up stays open, so the tar is of what the stat described."""
         async with self._containers.rootfs(ref) as (record, rootfs):
-            target = await asyncio.to_thread(_Target.open, rootfs, path, ref)
+            target = await asyncio.to_thread(_Target.open, rootfs, path, ref, self._idmap)
             try:
                 yield target.info, target.write
             finally:
@@ -88,7 +92,7 @@ class ContainerFiles:
             if record["HostConfig"].get("ReadonlyRootfs"):
                 raise Forbidden("container rootfs is marked read-only")
             await asyncio.to_thread(_extract, rootfs, path, ref, stream, no_overwrite_dir_non_dir,
-                                    record["Config"].get("User") if copy_uid_gid else None)
+                                    record["Config"].get("User") if copy_uid_gid else None, self._idmap)
             self._emit(record, "extract-to-dir")
 
     @contextlib.asynccontextmanager
@@ -97,7 +101,7 @@ class ContainerFiles:
         async with self._containers.rootfs(ref) as (record, rootfs):
             def write(out: BinaryIO) -> None:
                 with Root(rootfs) as root:
-                    writer = treetar.TarWriter(out)
+                    writer = treetar.TarWriter(out, idmap=self._idmap)
                     try:
                         writer.add_children(root.fd, "")
                     finally:
@@ -120,6 +124,10 @@ class ContainerFiles:
     async def commit(self, ref: str, **options: Any) -> str:
         """A new image from the container (see `commit.commit`); returns its ID."""
         return await commit_verb.commit(self._containers, self._images, self._events, ref, **options)
+
+    @property
+    def _idmap(self) -> IDMap:
+        return self._images.daemon_config.id_map
 
     def _emit(self, record: dict[str, Any], action: str) -> None:
         attributes = dict(record["Config"].get("Labels") or {})
@@ -179,14 +187,15 @@ class _Target:
 
     def __init__(self, root: Root, location: Location, dir_fd: int | None, info: dict[str, Any]):
         self.root = root
+        self.idmap = root.idmap
         self.location = location
         self.dir_fd = dir_fd
         self.info = info
 
     @classmethod
-    def open(cls, rootfs: Any, path: str, ref: str) -> _Target:
+    def open(cls, rootfs: Any, path: str, ref: str, idmap: IDMap = IDENTITY) -> _Target:
         cleaned, follow, name = split_request_path(path)
-        root = Root(rootfs)
+        root = Root(rootfs, idmap)
         try:
             location = _lookup(root, cleaned, follow, path, ref)
         except BaseException:
@@ -212,7 +221,7 @@ class _Target:
         return target
 
     def write(self, out: BinaryIO) -> None:
-        writer = treetar.TarWriter(out)
+        writer = treetar.TarWriter(out, idmap=self.idmap)
         try:
             if self.dir_fd is not None:
                 writer.add_children(self.dir_fd, self.info["name"], top=True)
@@ -250,10 +259,10 @@ def _lookup(root: Root, cleaned: str, follow: bool, path: str, ref: str) -> Loca
 
 
 def _extract(rootfs: Any, path: str, ref: str, stream: BinaryIO, no_overwrite: bool,
-             user: str | None) -> None:
+             user: str | None, idmap: IDMap = IDENTITY) -> None:
     cleaned = "/" + posixpath.normpath("/" + path).lstrip("/")
     # `cp -a` with a container user: everything belongs to that user, as in Docker.
-    with Root(rootfs) as root:
+    with Root(rootfs, idmap) as root:
         owner = _user_ids(root, user) if user else None
         with _lookup(root, cleaned, True, path, ref) as location:
             try:

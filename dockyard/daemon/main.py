@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.certs_dir:
         config.certs_dirs = args.certs_dir
     _tls_flags(config, args)
+    if args.userns_remap:
+        try:
+            _remap(config, args.userns_remap)
+        except Exception as e:  # noqa: BLE001 - a refused setting: one line, before logging
+            sys.stderr.write(f"dockyardd: {e}\n")
+            return 1
     from dockyard.server.security import ListenerError, prepare
 
     try:
@@ -128,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the daemon's TLS certificate (default ~/.docker/cert.pem)")
     p.add_argument("--tlskey", metavar="FILE",
                    help="the daemon's TLS key (default ~/.docker/key.pem)")
+    p.add_argument("--userns-remap", metavar="default|USER[:GROUP]|UID[:GID]",
+                   help="run containers in user namespaces, their root mapped to this user's "
+                        "/etc/subuid and /etc/subgid ranges ('default': the dockremap user)")
     p.add_argument("-v", "--version", action="version", version=f"dockyardd {__version__}")
     return p
 
@@ -145,6 +154,18 @@ def _tls_flags(config: DaemonConfig, args: argparse.Namespace) -> None:
     config.tls_cacert = args.tlscacert or os.path.join(cert_dir, "ca.pem")
     config.tls_cert = args.tlscert or os.path.join(cert_dir, "cert.pem")
     config.tls_key = args.tlskey or os.path.join(cert_dir, "key.pem")
+
+
+def _remap(config: DaemonConfig, option: str) -> None:
+    """--userns-remap: resolve the ranges, move the store to `<data-root>/<uid>.<gid>` and
+    let the remapped root through the exec root (where root filesystems are mounted)."""
+    from dockyard.daemon import userns
+
+    remap = userns.setup(option)
+    config.userns_remap = f"{remap.user}:{remap.group}"
+    config.id_map = remap.idmap
+    config.data_root = userns.prepare_root(config.data_root, remap)
+    userns.make_reachable(config.exec_root, *remap.idmap.root)
 
 
 def _bool_flag(text: str) -> bool:

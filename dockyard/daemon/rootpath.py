@@ -23,6 +23,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.idmap import IDENTITY, IDMap
+
 # Linux's own limit on symlinks followed in one lookup.
 MAX_SYMLINKS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -55,10 +57,13 @@ class Location:
 
 
 class Root:
-    """A container's root directory, open for confined lookups."""
+    """A container's root directory, open for confined lookups. `idmap` is how the
+    container's IDs are the host's (--userns-remap): directories made here belong to its
+    root, and `treetar.extract` maps owners with it."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, idmap: IDMap = IDENTITY):
         self.fd = os.open(path, _DIR_FLAGS)
+        self.idmap = idmap
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -78,7 +83,7 @@ class Root:
         too when `follow` is set. Missing directories raise FileNotFoundError, or are made
         (0755, root-owned, as Docker makes them) with `make_dirs`. The last component
         need not exist."""
-        walk = _Walk(self.fd, base)
+        walk = _Walk(self.fd, base, self.idmap.root)
         try:
             walk.run(path, follow=follow, make_dirs=make_dirs, tolerate_missing=False)
             return walk.location()
@@ -100,7 +105,7 @@ class Root:
         With `make_dirs`, missing directories on the way and at the end are made."""
         with self.resolve(path, follow=True, make_dirs=make_dirs) as loc:
             if make_dirs and loc.name != ".":
-                make_dir(loc.dir_fd, loc.name)
+                make_dir(loc.dir_fd, loc.name, self.idmap.root)
             return os.open(loc.name, _DIR_FLAGS, dir_fd=loc.dir_fd)
 
 
@@ -112,16 +117,17 @@ def resolve_in_root(root: str, path: str) -> str:
     return os.path.join(os.path.abspath(root), resolved.lstrip("/"))
 
 
-def make_dir(dir_fd: int, name: str) -> None:
-    """`mkdir name` in `dir_fd` as Docker makes missing parents: 0755, root-owned (whatever
-    the daemon's umask). An existing entry is left alone."""
+def make_dir(dir_fd: int, name: str, owner: tuple[int, int] = (0, 0)) -> None:
+    """`mkdir name` in `dir_fd` as Docker makes missing parents: 0755, owned by the
+    container's root (`owner` on the host; whatever the daemon's umask). An existing
+    entry is left alone."""
     try:
         os.mkdir(name, 0o755, dir_fd=dir_fd)
     except FileExistsError:
         return
     fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     try:
-        os.fchown(fd, 0, 0)
+        os.fchown(fd, *owner)
         os.fchmod(fd, 0o755)
     finally:
         os.close(fd)
@@ -135,8 +141,9 @@ class _Walk:
     """One lookup: a stack of open directories from the root down (the root's fd is
     borrowed, the others owned), and the components still to resolve."""
 
-    def __init__(self, root_fd: int, base: str):
+    def __init__(self, root_fd: int, base: str, owner: tuple[int, int] = (0, 0)):
         self.root_fd = root_fd
+        self.owner = owner
         self.stack: list[tuple[int, str]] = []  # (fd, name) below the root
         self.final = "."
         self.missing: list[str] = []  # resolve_text: components past a missing one
@@ -165,7 +172,7 @@ class _Walk:
                     return
                 if not make_dirs:
                     raise
-                make_dir(self._top(), part)
+                make_dir(self._top(), part, self.owner)
                 st = os.stat(part, dir_fd=self._top(), follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 pending = self._follow(part) + pending

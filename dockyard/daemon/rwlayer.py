@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard.daemon.treetar import OPAQUE_XATTR, TarWriter
+from dockyard.idmap import IDENTITY, IDMap
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
 # What Docker's init layer holds: files and directories that are mount points.
@@ -64,13 +65,14 @@ def has_changes(upper: Path, lowers: list[Path]) -> bool:
         os.close(fd)
 
 
-def write_layer(upper: Path, lowers: list[Path], out: BinaryIO) -> None:
+def write_layer(upper: Path, lowers: list[Path], out: BinaryIO, idmap: IDMap = IDENTITY) -> None:
     """The upper directory as an OCI layer tar (whiteouts as `.wh.` entries), without the
-    mount points Docker keeps in its init layer."""
+    mount points Docker keeps in its init layer; owners as the container sees them
+    (`idmap`, --userns-remap)."""
     init = InitLayer(LowerView(lowers))
     fd = os.open(upper, _DIR_FLAGS)
     try:
-        writer = TarWriter(out, overlay=True, skip=lambda rel, st: init.skipped(fd, rel, st))
+        writer = TarWriter(out, overlay=True, skip=lambda rel, st: init.skipped(fd, rel, st), idmap=idmap)
         try:
             writer.add_children(fd, "")
         finally:

@@ -17,6 +17,11 @@ directory of a container (`docker cp` in) the way Docker's chrooted untar does:
 
 Files are opened with `O_NOFOLLOW` relative to their directory, so neither reading nor
 writing can be redirected by a symlink the container (which may be running) plants.
+
+Archives carry the container's view of owners. With --userns-remap the files on the host
+belong to shifted IDs: `TarWriter(idmap=…)` maps them back (an ID outside the range
+becomes the overflow ID the container sees; a whiteout's, 0), and `extract` maps entries
+to the host with its `Root`'s mapping, refusing IDs the range does not cover.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import BinaryIO
 
 from dockyard.daemon.rootpath import Location, Root
 from dockyard.errors import InvalidParameter
+from dockyard.idmap import IDENTITY, IDMap, IDMapError
 from dockyard.snapshots.diskguard import DiskGuard
 
 CHUNK = 1 << 20
@@ -52,12 +58,14 @@ Skip = Callable[[str, os.stat_result], bool]
 class TarWriter:
     """A tar stream being written to `out` (a blocking file; use from a worker thread)."""
 
-    def __init__(self, out: BinaryIO, *, overlay: bool = False, skip: Skip | None = None):
+    def __init__(self, out: BinaryIO, *, overlay: bool = False, skip: Skip | None = None,
+                 idmap: IDMap = IDENTITY):
         # A large buffer: `out` may be an HTTP response crossing threads on every write.
         self.tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
                                bufsize=1 << 18)
         self.overlay = overlay
         self.skip = skip
+        self.idmap = idmap
         self.links: dict[tuple[int, int], str] = {}
 
     def add(self, dir_fd: int, name: str, arcname: str, *, rel: str = "",
@@ -88,12 +96,12 @@ class TarWriter:
         """Write the directory open as `fd`: itself (when `top`, as `arcname`) and then its
         entries, named `arcname/<name>` (or just `<name>` for an empty `arcname`)."""
         if top:
-            info = _header(arcname, st or os.fstat(fd))
+            info = _header(arcname, st or os.fstat(fd), self.idmap)
             info.type = tarfile.DIRTYPE
             self._xattrs(info, fd)
             self._write(info)
             if self.overlay and _getxattr(fd, OPAQUE_XATTR) == b"y":
-                self._write(_empty(_join(arcname, WHITEOUT_OPAQUE), st or os.fstat(fd)))
+                self._write(_empty(_join(arcname, WHITEOUT_OPAQUE), st or os.fstat(fd), self.idmap))
         with os.scandir(fd) as it:
             names = sorted(entry.name for entry in it)
         for child in names:
@@ -104,7 +112,7 @@ class TarWriter:
             except FileNotFoundError:
                 continue  # removed while we listed (a running container)
             if self.overlay and stat.S_ISCHR(st_child.st_mode) and st_child.st_rdev == 0:
-                self._write(_empty(_join(arcname, WHITEOUT_PREFIX + child), st_child))
+                self._write(_empty(_join(arcname, WHITEOUT_PREFIX + child), st_child, self.idmap))
                 continue
             self.add(fd, child, child_arc, rel=child_rel, st=st_child)
 
@@ -113,7 +121,7 @@ class TarWriter:
 
     def _add_entry(self, dir_fd: int, name: str, arcname: str, st: os.stat_result) -> None:
         mode = st.st_mode
-        info = _header(arcname, st)
+        info = _header(arcname, st, self.idmap)
         if stat.S_ISREG(mode):
             self._add_file(dir_fd, name, info, st)
             return
@@ -149,7 +157,7 @@ class TarWriter:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return
-            info = _header(info.name, st)
+            info = _header(info.name, st, self.idmap)
             info.size = st.st_size
             self._xattrs(info, fd)
             if st.st_nlink > 1:
@@ -360,6 +368,10 @@ class _Extractor:
 
     def _apply_metadata(self, dir_fd: int, name: str, member: tarfile.TarInfo) -> None:
         uid, gid = self.owner if self.owner is not None else (member.uid, member.gid)
+        try:
+            uid, gid = self.root.idmap.to_host(uid, gid)
+        except IDMapError as e:
+            raise InvalidParameter(f"Error processing tar file: {member.name}: {e}") from None
         os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
         if member.issym():
             return  # a symlink's own mode means nothing; xattrs on it are refused anyway
@@ -407,18 +419,21 @@ def _join(prefix: str, name: str) -> str:
     return prefix + name if prefix.endswith("/") else f"{prefix}/{name}"
 
 
-def _header(name: str, st: os.stat_result) -> tarfile.TarInfo:
+def _header(name: str, st: os.stat_result, idmap: IDMap = IDENTITY) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
+    info.uid, info.gid = idmap.to_container(st.st_uid, st.st_gid)
     info.uname = info.gname = ""
     info.mtime = int(st.st_mtime)  # whole seconds, as Docker writes them
     return info
 
 
-def _empty(name: str, st: os.stat_result) -> tarfile.TarInfo:
-    info = _header(name, st)
+def _empty(name: str, st: os.stat_result, idmap: IDMap = IDENTITY) -> tarfile.TarInfo:
+    info = _header(name, st, idmap)
     info.mode = stat.S_IMODE(st.st_mode) & 0o777
+    if not idmap.covers_host(st.st_uid, st.st_gid):
+        # Overlay makes whiteouts as its mounter, the daemon: a marker, nobody's file.
+        info.uid = info.gid = 0
     return info
 
 

@@ -93,7 +93,7 @@ class ImageService:
         self.daemon_config = config
         self.db = db
         self.content = ContentStore(config.blobs_dir, config.tmp_dir)
-        self.layers = LayerStore(config.layers_dir, config.tmp_dir)
+        self.layers = LayerStore(config.layers_dir, config.tmp_dir, config.id_map)
         self.tmp_dir = Path(config.tmp_dir)
         self._gc_lock = _SharedLock()
         self._mutex = threading.RLock()  # tag moves and deletes: check-then-act sequences

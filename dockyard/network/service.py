@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.daemon import etcfiles
+from dockyard.daemon.userns import container_idmap
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
 from dockyard.network import bridge, dockercompat, ipam, netns, nftables, ports
 from dockyard.network import settings as shapes
@@ -234,6 +235,7 @@ class NetworkService:
                     await self._restore_container(record)
                 except Exception:  # noqa: BLE001 - one broken container must not stop the daemon
                     log.warning("could not restore networking of container %s", record["Id"][:12], exc_info=True)
+        await asyncio.to_thread(self._remove_orphan_namespaces)
         try:
             await self._sync_rules()
         except DockyardError as e:
@@ -242,6 +244,23 @@ class NetworkService:
             log.error("%s", e.message)
         await self._sync_forward_policy()
         self._watcher.start()
+
+    def orphan_namespaces(self) -> list[Path]:
+        """Network namespaces under the exec root no container's sandbox holds: a daemon
+        killed between making one and recording it in the container."""
+        directory = self._config.exec_root / "netns"
+        held = {sandbox.path for sandbox in self._sandboxes.values()}
+        if not directory.is_dir():
+            return []
+        # A namespace's owning user namespace is pinned beside it (`<name>.userns`) and
+        # goes with it.
+        names = {p.name.removesuffix(".userns") for p in directory.iterdir() if not p.name.startswith(".")}
+        return [directory / name for name in sorted(names) if directory / name not in held]
+
+    def _remove_orphan_namespaces(self) -> None:
+        for path in self.orphan_namespaces():
+            log.warning("removing network namespace %s: no container holds it", path)
+            netns.remove(path)
 
     async def shutdown(self) -> None:
         """Stop serving DNS and holding ports; kernel state stays for running containers."""
@@ -540,7 +559,7 @@ class NetworkService:
             sandbox = await self._start_sandbox(record)
             for net_id in sandbox.endpoints:
                 self._emit(self._networks[net_id], "connect", container=cid)
-            return {"netns_path": str(sandbox.path)}
+            return {"netns_path": str(sandbox.path), **self._owner_userns(record, sandbox.path)}
 
     async def after_exit(self, record: dict[str, Any]) -> None:
         # Shielded: the daemon's shutdown cancels the task watching a container; the
@@ -653,7 +672,8 @@ class NetworkService:
                 sandbox.mappings = self._ports.allocate(
                     bindings, f"{sandbox.name} ({sandbox.endpoints[gateway_net.id].endpoint_id})")
             sandbox.dns = self._wants_dns(record, sandbox)
-            sandbox.ns = await asyncio.to_thread(netns.create, sandbox.path, dns=sandbox.dns)
+            sandbox.ns = await asyncio.to_thread(netns.create, sandbox.path, dns=sandbox.dns,
+                                                 idmap=container_idmap(self._config, record))
             gateway = gateway_net.space.gateway if gateway_net and gateway_net.space else None
             await asyncio.to_thread(bridge.attach, self._nl(), sandbox.ns, interfaces, gateway)
             if sandbox.dns:
@@ -720,12 +740,25 @@ class NetworkService:
         self._joiners[record["Id"]] = owner["Id"]
         sandbox = self._sandboxes.get(owner["Id"])
         if sandbox is not None:
-            path = str(sandbox.path)
-        elif _mode(owner).startswith("container:"):
+            joined = {"network": str(sandbox.path)}
+            joined.update(self._owner_userns(record, sandbox.path).get("namespace_paths", {}))
+            return {"namespace_paths": joined}
+        if _mode(owner).startswith("container:"):
             return self._join(record, _mode(owner)[len("container:"):])
-        else:
-            path = f"/proc/{owner['State']['Pid']}/ns/net"
-        return {"namespace_paths": {"network": path}}
+        joined = {"network": f"/proc/{owner['State']['Pid']}/ns/net"}
+        if not container_idmap(self._config, record).empty and not container_idmap(self._config, owner).empty:
+            # Its runtime made the namespace inside the owner's user namespace: join both.
+            joined["user"] = f"/proc/{owner['State']['Pid']}/ns/user"
+        return {"namespace_paths": joined}
+
+    def _owner_userns(self, record: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The spec options joining the user namespace that owns the network namespace
+        at `path` (--userns-remap), for a container that runs in one; nothing when the
+        namespace has no owner of its own."""
+        if container_idmap(self._config, record).empty:
+            return {}
+        owner = netns.userns_path(path)
+        return {"namespace_paths": {"user": str(owner)}} if owner is not None else {}
 
     async def _attach_live(self, record: dict[str, Any], sandbox: Sandbox, network: Network,
                            entry: dict[str, Any]) -> None:

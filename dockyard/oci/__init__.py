@@ -31,6 +31,7 @@ from dockyard.oci.spec import (
     with_seccomp,
     with_sysctls,
     with_user,
+    with_user_namespace,
 )
 
 __all__ = [
@@ -38,5 +39,5 @@ __all__ = [
     "with_cgroups_path", "with_devices", "with_hostname", "with_init", "with_masked_paths",
     "with_mounts", "with_namespace_path", "with_namespaces", "with_network_namespace",
     "with_no_new_privileges", "with_process", "with_resources", "with_rlimits", "with_root",
-    "with_seccomp", "with_sysctls", "with_user",
+    "with_seccomp", "with_sysctls", "with_user", "with_user_namespace",
 ]

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dockyard.errors import DockyardError, InvalidParameter
+from dockyard.idmap import IDENTITY, IDMap
 from dockyard.oci import caps as capabilities
 from dockyard.oci.host import HostInfo
 from dockyard.oci.seccomp import convert_profile, default_seccomp, parse_profile
@@ -59,7 +60,8 @@ ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqu
 def build_spec(ctr: dict[str, Any], *, rootfs: str, hostname_path: str | None = None,
                hosts_path: str | None = None, resolv_path: str | None = None,
                netns_path: str | None = None, namespace_paths: dict[str, str] | None = None,
-               mounts: Iterable[dict[str, Any]] = (), host: HostInfo | None = None) -> dict[str, Any]:
+               mounts: Iterable[dict[str, Any]] = (), host: HostInfo | None = None,
+               idmap: IDMap = IDENTITY) -> dict[str, Any]:
     """The runtime spec for `ctr`, a container record in the ContainerInspect shape
     (`Id`, `Path`, `Args`, `Config`, `HostConfig`; Config.Env already merged with the
     image's).
@@ -69,6 +71,8 @@ def build_spec(ctr: dict[str, Any], *, rootfs: str, hostname_path: str | None = 
     /etc/resolv.conf. `netns_path` joins a network namespace prepared by the network
     layer instead of creating an empty one; `namespace_paths` ({"ipc": path, …}) joins
     others (the `container:<id>` modes). `mounts` are extra OCI mounts (volumes, binds).
+    `idmap` (--userns-remap) puts the container in a user namespace (see
+    `with_user_namespace`).
     Raises InvalidParameter for what the user got wrong (unknown user, capability, …)."""
     host = host or HostInfo.probe()
     spec = default_spec()
@@ -87,6 +91,10 @@ def build_spec(ctr: dict[str, Any], *, rootfs: str, hostname_path: str | None = 
         with_mounts(ctr, hostname_path=hostname_path, hosts_path=hosts_path,
                     resolv_path=resolv_path, extra=mounts),
         with_init(ctr),
+    ]
+    if not idmap.empty:
+        steps.append(with_user_namespace(ctr, idmap))
+    steps += [
         with_capabilities(ctr, host),
         with_no_new_privileges(ctr),
         with_seccomp(ctr, host),
@@ -290,6 +298,29 @@ def with_mounts(ctr: dict[str, Any], *, hostname_path: str | None = None,
         # Parents before children, so a mount under another one is not hidden by it.
         user.sort(key=lambda m: m["destination"].rstrip("/").count("/"))
         spec["mounts"] = defaults + user
+    return opt
+
+
+def with_user_namespace(ctr: dict[str, Any], idmap: IDMap) -> SpecOpt:
+    """--userns-remap, as dockerd does it, unless HostConfig.UsernsMode is `host`: a user
+    namespace with `idmap`'s mappings (joined by path when one is already in the spec: the
+    one owning the network namespace it joins, which sysfs needs); the cgroup mount left
+    writable (a read-only remount of it fails in a user namespace); and each bind mount
+    given the flags its source mount has locked, which runc could not drop when it
+    remounts inside the namespace."""
+    def opt(spec: dict[str, Any]) -> None:
+        if _hc(ctr).get("UsernsMode") == "host":
+            return
+        linux = spec["linux"]
+        if not any(ns["type"] == "user" for ns in linux["namespaces"]):
+            linux["namespaces"].append({"type": "user"})
+        linux.update(idmap.spec())
+        for m in spec["mounts"]:
+            if m["type"] == "cgroup":
+                m["options"] = [o for o in m["options"] if o != "ro"]
+            elif m["type"] == "bind":
+                locked = [o for o in locked_mount_flags(m["source"]) if o not in m["options"]]
+                m["options"] = [*m["options"], *locked]
     return opt
 
 
@@ -546,6 +577,21 @@ def bind_mount(source: str, destination: str, *, readonly: bool = False) -> dict
     if readonly:
         options.append("ro")
     return {"destination": destination, "type": "bind", "source": source, "options": options}
+
+
+def locked_mount_flags(path: str) -> list[str]:
+    """The flags of the mount holding `path` that a user namespace may not clear (moby's
+    UnprivilegedMountFlags); none when it cannot be looked at."""
+    try:
+        flags = os.statvfs(path).f_flag
+    except OSError:
+        return []
+    return [name for bit, name in _LOCKED_FLAGS if flags & bit]
+
+
+_LOCKED_FLAGS = ((os.ST_RDONLY, "ro"), (os.ST_NOSUID, "nosuid"), (os.ST_NODEV, "nodev"),
+                 (os.ST_NOEXEC, "noexec"), (os.ST_NOATIME, "noatime"),
+                 (os.ST_NODIRATIME, "nodiratime"), (os.ST_RELATIME, "relatime"))
 
 
 def merge_tmpfs_options(options: list[str]) -> list[str]:

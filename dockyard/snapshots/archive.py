@@ -12,6 +12,10 @@
 
 The unpack writes into a private temporary directory that nobody else touches (see
 `LayerStore.apply`), which is what makes checking a parent path and then using it safe.
+
+With an ID mapping (`--userns-remap`) every owner is shifted to the host IDs the
+container's user namespace maps it to, and an owner outside the mapped range fails the
+layer: no user in the container could own that file.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from dockyard.errors import InvalidParameter
+from dockyard.idmap import IDENTITY, IDMap, IDMapError
 from dockyard.snapshots.diskguard import DiskGuard
 
 CHUNK = 1 << 20
@@ -124,13 +129,14 @@ class HashingReader:
         return "sha256:" + self._hash.hexdigest()
 
 
-def unpack(stream: HashingReader | BinaryIO, root: Path) -> int:
+def unpack(stream: HashingReader | BinaryIO, root: Path, idmap: IDMap = IDENTITY) -> int:
     """Unpack a layer tar into the existing directory `root`; returns the content size.
 
-    The size is the sum of regular file sizes, as Docker reports for a layer.
+    The size is the sum of regular file sizes, as Docker reports for a layer. Owners are
+    mapped to the host by `idmap`; one it does not cover is an InvalidParameter.
     """
     try:
-        return _Unpacker(root).run(stream)
+        return _Unpacker(root, idmap).run(stream)
     except tarfile.TarError as e:
         raise InvalidParameter(f"invalid tar archive: {e}") from e
 
@@ -157,8 +163,9 @@ def iter_tar(stream: HashingReader | BinaryIO) -> Iterator[tuple[tarfile.TarInfo
 
 
 class _Unpacker:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, idmap: IDMap = IDENTITY):
         self.root = root
+        self.idmap = idmap
         self.dirs: set[str] = {""}  # cleaned paths known to be real directories (not links)
         self.dir_times: list[tuple[str, tarfile.TarInfo]] = []
         self.guard = DiskGuard(root, "layer")
@@ -206,6 +213,8 @@ class _Unpacker:
                 # Tars may omit parents; Docker creates them 0755 root-owned (chmod: the
                 # daemon's umask must not decide a layer's permissions).
                 os.mkdir(path)
+                if not self.idmap.empty:
+                    os.chown(path, *self.idmap.root)
                 os.chmod(path, 0o755)
             else:
                 if stat.S_ISLNK(st.st_mode):
@@ -229,7 +238,7 @@ class _Unpacker:
         path = self._abs(rel)
         self._remove_existing(rel, path)
         os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
-        os.chown(path, member.uid, member.gid, follow_symlinks=False)
+        os.chown(path, *self._owner(member), follow_symlinks=False)
 
     def _create(self, rel: str, member: tarfile.TarInfo, tf: tarfile.TarFile) -> None:
         path = self._abs(rel)
@@ -293,7 +302,7 @@ class _Unpacker:
 
     def _apply_metadata(self, rel: str, member: tarfile.TarInfo) -> None:
         path = self._abs(rel)
-        os.chown(path, member.uid, member.gid, follow_symlinks=False)
+        os.chown(path, *self._owner(member), follow_symlinks=False)
         if not member.issym():
             # After chown: chown clears setuid/setgid bits.
             os.chmod(path, member.mode & 0o7777)
@@ -305,6 +314,13 @@ class _Unpacker:
                 # on a host without SELinux, user.* on symlinks) does not fail the layer.
                 if e.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise
+
+
+    def _owner(self, member: tarfile.TarInfo) -> tuple[int, int]:
+        try:
+            return self.idmap.to_host(member.uid, member.gid)
+        except IDMapError as e:
+            raise InvalidParameter(f"invalid layer: {member.name!r}: {e}") from None
 
 
 def _open_stream(stream: HashingReader | BinaryIO) -> tarfile.TarFile:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter, NotFound
+from dockyard.idmap import IDENTITY, IDMap
 from dockyard.snapshots._sys import fsync_dir, syncfs
 from dockyard.snapshots.archive import HashingReader, HashSink, chain_id, decompressed, scan, unpack
 
@@ -31,9 +32,11 @@ _HEX_RE = re.compile(r"[a-f0-9]{64}")
 
 
 class LayerStore:
-    def __init__(self, layers_dir: Path, tmp_dir: Path):
+    def __init__(self, layers_dir: Path, tmp_dir: Path, idmap: IDMap = IDENTITY):
         self.root = Path(layers_dir)
         self.tmp = Path(tmp_dir) / "layers"
+        # Owners as the daemon's user namespaces map them (--userns-remap).
+        self.idmap = idmap
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
 
@@ -73,8 +76,10 @@ class LayerStore:
         try:
             diff_dir = work / "diff"
             diff_dir.mkdir()
+            if not self.idmap.empty:
+                os.chown(diff_dir, *self.idmap.root)
             diff_dir.chmod(0o755)
-            size = unpack(reader, diff_dir)
+            size = unpack(reader, diff_dir, self.idmap)
             reader.drain()
             diff_id = reader.digest
             if expected_diff_id is not None:

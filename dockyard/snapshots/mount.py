@@ -30,21 +30,31 @@ from dockyard.snapshots import _sys
 _MAX_OPTIONS = 4095
 
 
-def prepare_rw(container_dir: Path) -> None:
-    """Create the container's writable layer (`diff/` and `work/`) if it is missing."""
+def prepare_rw(container_dir: Path, owner: tuple[int, int] | None = None) -> None:
+    """Create the container's writable layer (`diff/` and `work/`) if it is missing;
+    `owner` (the host IDs of a remapped root) gets what is made, as in Docker's overlay2
+    driver: the upper directory is the container's `/`."""
     container_dir = Path(container_dir)
     container_dir.mkdir(parents=True, exist_ok=True)
-    (container_dir / "diff").mkdir(mode=0o755, exist_ok=True)
-    (container_dir / "work").mkdir(mode=0o700, exist_ok=True)
+    for name, mode in (("diff", 0o755), ("work", 0o700)):
+        path = container_dir / name
+        try:
+            path.mkdir(mode=mode)
+        except FileExistsError:
+            continue
+        if owner is not None:
+            os.chown(path, *owner)
 
 
-def mount_rootfs(lowerdirs: list[Path], container_dir: Path, target: Path) -> None:
+def mount_rootfs(lowerdirs: list[Path], container_dir: Path, target: Path,
+                 owner: tuple[int, int] | None = None) -> None:
     """Mount the overlay of `lowerdirs` (top-most first) and the rw layer at `target`.
 
     Does nothing if `target` is already a mount point (e.g. after a daemon restart).
+    `owner`: see prepare_rw.
     """
     container_dir, target = Path(container_dir), Path(target)
-    prepare_rw(container_dir)
+    prepare_rw(container_dir, owner)
     target.mkdir(parents=True, exist_ok=True)
     if os.path.ismount(target):
         return

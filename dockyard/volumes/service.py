@@ -62,7 +62,8 @@ class VolumeService:
     def __init__(self, config: DaemonConfig, db: MetadataDB, images: ImageService,
                  containers: Any, events: Events):
         self._config = config
-        self._store = LocalStore(config.volumes_dir, db)
+        self._store = LocalStore(config.volumes_dir, db,
+                                 None if config.id_map.empty else config.id_map.root)
         self._images = images
         self._containers = containers
         self._events = events
@@ -241,7 +242,7 @@ class VolumeService:
                         "propagation": "", "read/write": str(bool(point["RW"])).lower()})
                 elif point["Type"] == BIND:
                     create = detail.create_source if detail else True
-                    await asyncio.to_thread(_ensure_bind_source, point["Source"], create)
+                    await asyncio.to_thread(_ensure_bind_source, point["Source"], create, self._store.owner)
                     source = point["Source"]
                     recursive = not (detail and detail.non_recursive)
                     options = ["rbind" if recursive else "bind", point.get("Propagation") or specs.DEFAULT_PROPAGATION]
@@ -438,14 +439,24 @@ def _check_bind_sources(plan: list[MountSpec]) -> None:
             raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not exist: {spec.source}')
 
 
-def _ensure_bind_source(source: str, create: bool) -> None:
+def _ensure_bind_source(source: str, create: bool, owner: tuple[int, int] | None = None) -> None:
     if os.path.exists(source):
         return
     if not create:
         raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not exist: {source}')
-    # `-v /host/dir:/dst` makes a missing host directory, as Docker does.
+    # `-v /host/dir:/dst` makes a missing host directory, as Docker does; with
+    # --userns-remap the directories it makes belong to the remapped root (dockerd's
+    # MkdirAllAndChownNew), so the container's root can use them.
+    made = []
+    parent = source
+    while owner is not None and not os.path.exists(parent):
+        made.append(parent)
+        parent = os.path.dirname(parent)
     try:
         os.makedirs(source, 0o755, exist_ok=True)
+        if owner is not None:
+            for path in made:
+                os.chown(path, *owner)
     except OSError as e:
         raise InvalidParameter(f"error while creating mount source path '{source}': mkdir {source}: {e.strerror.lower()}") from None
 

@@ -44,11 +44,14 @@ OPTION_KEYS = ("type", "device", "o")
 
 
 class LocalStore:
-    """Volumes of the `local` driver under `root`, rows in `db` (kind "volume")."""
+    """Volumes of the `local` driver under `root`, rows in `db` (kind "volume"). With
+    `owner` (the host IDs of a remapped root, --userns-remap) a new volume's `_data`
+    belongs to it, as in Docker, so the container's root can write there."""
 
-    def __init__(self, root: Path, db: MetadataDB):
+    def __init__(self, root: Path, db: MetadataDB, owner: tuple[int, int] | None = None):
         self.root = Path(root)
         self.db = db
+        self.owner = owner
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o701)
 
@@ -71,6 +74,8 @@ class LocalStore:
         staging = self.root / f".new-{name}-{secrets.token_hex(4)}"
         staging.mkdir(mode=0o701)
         (staging / "_data").mkdir(mode=0o755)
+        if self.owner is not None:
+            os.chown(staging / "_data", *self.owner)
         _fsync_dir(staging)
         doc = {
             "CreatedAt": _now(),
@@ -125,6 +130,8 @@ class LocalStore:
                 log.warning("volume %s lost its directory; recreating it empty", name)
                 data.mkdir(parents=True, exist_ok=True)
                 os.chmod(data.parent, 0o701)
+                if self.owner is not None:
+                    os.chown(data, *self.owner)
 
     def size(self, doc: dict[str, Any]) -> int:
         return tree_size(doc["Mountpoint"])

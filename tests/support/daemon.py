@@ -226,9 +226,9 @@ def running_daemon(extra_flags: Sequence[str] = ()) -> Iterator[DaemonHandle]:
         cleanup_roots(handle, base)
 
 
-def restart_daemon(handle: DaemonHandle, *, kill: bool = False) -> None:
+def restart_daemon(handle: DaemonHandle, *, kill: bool = False, extra_flags: Sequence[str] = ()) -> None:
     """Stop (SIGTERM, or SIGKILL with `kill`) and start the daemon again on the same roots,
-    leaving its containers running."""
+    leaving its containers running; `extra_flags` are added to its command line."""
     if kill:
         handle.process.kill()
         handle.process.wait()
@@ -236,7 +236,7 @@ def restart_daemon(handle: DaemonHandle, *, kill: bool = False) -> None:
         stop_daemon(handle, remove_containers=False)
     handle.process = subprocess.Popen(
         [str(BIN / "dockyardd"), "-H", handle.host, "--data-root", str(handle.data_root),
-         "--exec-root", str(handle.exec_root), "--log-file", str(handle.log), "-D"],
+         "--exec-root", str(handle.exec_root), "--log-file", str(handle.log), "-D", *extra_flags],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     wait_ready(handle)
