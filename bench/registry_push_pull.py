@@ -5,7 +5,10 @@
     .venv/bin/python bench/registry_push_pull.py [--docker unix:///var/run/docker.sock]
 
 With --docker, the same image goes through that Docker engine too (it must treat
-127.0.0.1 as insecure, which Docker does by default), side by side.
+127.0.0.1 as insecure, which Docker does by default), side by side. The layers are random
+data (which dockyard stores rather than deflates, see distribution/push.py); with
+--real IMAGE (e.g. python:3.11-slim, an offline base image) a push of that compressible
+image is timed too.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def timed(run, *args: str) -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--docker", help="a Docker engine host to compare with")
+    p.add_argument("--real", help="also push this (offline base) image, e.g. python:3.11-slim")
     args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="dy-bench-"))
     reg = start_dockyard_registry(base / "registry")
@@ -53,6 +57,8 @@ def main() -> None:
             daemon.cli("rmi", name)
             pull = timed(daemon.cli, "pull", name)
             print(f"dockyard: push {push:.2f}s ({total_mb / push:.0f} MB/s), pull {pull:.2f}s ({total_mb / pull:.0f} MB/s)")
+            if args.real:
+                push_real(daemon, reg.host, args.real, args.docker, base)
         if args.docker:
             docker = ["docker", "-H", args.docker]
             subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
@@ -70,6 +76,30 @@ def main() -> None:
     finally:
         reg.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def push_real(daemon, host: str, image: str, docker_host: str | None, base: Path) -> None:
+    daemon.cli("image", "bootstrap", image, timeout=1200)
+    name = f"{host}/bench/real:v1"
+    daemon.cli("tag", image, name)
+    ours = timed(daemon.cli, "push", name)
+    print(f"push_real_dockyard {ours:.2f} s")
+    if not docker_host:
+        return
+    archive = base / "real.tar"
+    with archive.open("wb") as f:
+        subprocess.run([str(Path(sys.executable).parent / "dockyard"), "-H", daemon.host, "save", name],
+                       stdout=f, check=True)
+    docker = ["docker", "-H", docker_host]
+    subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
+    dname = f"{host}/bench/real-docker:v1"
+    subprocess.run([*docker, "tag", name, dname], check=True)
+    start = time.monotonic()
+    subprocess.run([*docker, "push", dname], check=True, capture_output=True)
+    theirs = time.monotonic() - start
+    subprocess.run([*docker, "rmi", name, dname], capture_output=True)
+    print(f"push_real_docker {theirs:.2f} s")
+    print(f"push_real_ratio {theirs / ours:.2f} docker/dockyard")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ MAX_UPLOADS = 5
 # times faster than 6 for a few percent more bytes.
 GZIP_LEVEL = 1
 CHUNK = 1 << 20
+# A layer whose first megabyte deflates to more than this share of itself is stored.
+INCOMPRESSIBLE = 0.95
+SAMPLE = 64 << 10  # smaller layers are deflated whatever they hold
 
 
 def push(service: Any, ref: Reference, *, hosts: RegistryHosts, auth: AuthConfig,
@@ -184,12 +187,12 @@ class _Push:
         last = [0.0]
 
         def body() -> Iterator[bytes]:
-            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
             read = 0
             with self.service.content.open(layer.blob_digest) as f:
-                while chunk := f.read(CHUNK):
+                chunk = f.read(CHUNK)
+                compressor, out = start_gzip(chunk)
+                while True:
                     read += len(chunk)
-                    out = compressor.compress(chunk)
                     if out:
                         hasher.update(out)
                         sent[0] += len(out)
@@ -199,6 +202,10 @@ class _Push:
                         last[0] = now
                         self.emit({"status": "Pushing", "progressDetail": {"current": read, "total": total},
                                    "progress": _bar(read, total), "id": short})
+                    chunk = f.read(CHUNK)
+                    if not chunk:
+                        break
+                    out = compressor.compress(chunk)
             out = compressor.flush()
             hasher.update(out)
             sent[0] += len(out)
@@ -232,6 +239,23 @@ class _Push:
         headers = {"Content-Type": "application/octet-stream"}
         self.registry.request("PUT", path, scope=self.scope, headers=headers,
                               body=data if data is not None else b"", expect=(201, 204))
+
+
+def start_gzip(first: bytes) -> tuple[Any, bytes]:
+    """A gzip compressor for a layer and its output for the layer's `first` bytes.
+
+    Deflated at GZIP_LEVEL, unless those bytes do not compress: deflating compressed or
+    random data costs most of a push's time and saves nothing, so such a layer is stored
+    (level 0: still valid gzip). Decided by the content alone, so the same layer always
+    gives the same digest; the first bytes are deflated once either way (the trial is the
+    real stream when it is kept).
+    """
+    trial = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    out = trial.compress(first) + trial.flush(zlib.Z_SYNC_FLUSH)
+    if len(first) < SAMPLE or len(out) <= len(first) * INCOMPRESSIBLE:
+        return trial, out
+    stored = zlib.compressobj(0, zlib.DEFLATED, 31)
+    return stored, stored.compress(first)
 
 
 def _path_of(location: str) -> str:
