@@ -61,13 +61,9 @@ def main() -> None:
                 push_real(daemon, reg.host, args.real, args.docker, base)
         if args.docker:
             docker = ["docker", "-H", args.docker]
-            subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
             dname = f"{reg.host}/bench/docker:v1"
-            subprocess.run([*docker, "tag", name, dname], check=True)
-            start = time.monotonic()
-            subprocess.run([*docker, "push", dname], check=True, capture_output=True)
-            dpush = time.monotonic() - start
-            subprocess.run([*docker, "rmi", name, dname], check=True, capture_output=True)
+            dpush = docker_push(docker, archive, name, dname)
+            subprocess.run([*docker, "rmi", dname], check=True, capture_output=True)
             start = time.monotonic()
             subprocess.run([*docker, "pull", dname], check=True, capture_output=True)
             dpull = time.monotonic() - start
@@ -76,6 +72,18 @@ def main() -> None:
     finally:
         reg.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def docker_push(docker: list[str], archive: Path, name: str, dname: str) -> float:
+    """Load `archive` into the Docker engine, tag `name` as `dname`, time its push; the
+    loaded name is removed again, `dname` stays."""
+    subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
+    subprocess.run([*docker, "tag", name, dname], check=True)
+    start = time.monotonic()
+    subprocess.run([*docker, "push", dname], check=True, capture_output=True)
+    elapsed = time.monotonic() - start
+    subprocess.run([*docker, "rmi", name], check=True, capture_output=True)
+    return elapsed
 
 
 def push_real(daemon, host: str, image: str, docker_host: str | None, base: Path) -> None:
@@ -91,13 +99,8 @@ def push_real(daemon, host: str, image: str, docker_host: str | None, base: Path
         subprocess.run([str(Path(sys.executable).parent / "dockyard"), "-H", daemon.host, "save", name],
                        stdout=f, check=True)
     docker = ["docker", "-H", docker_host]
-    subprocess.run([*docker, "load", "-i", str(archive)], check=True, capture_output=True)
-    dname = f"{host}/bench/real-docker:v1"
-    subprocess.run([*docker, "tag", name, dname], check=True)
-    start = time.monotonic()
-    subprocess.run([*docker, "push", dname], check=True, capture_output=True)
-    theirs = time.monotonic() - start
-    subprocess.run([*docker, "rmi", name, dname], capture_output=True)
+    theirs = docker_push(docker, archive, name, f"{host}/bench/real-docker:v1")
+    subprocess.run([*docker, "rmi", f"{host}/bench/real-docker:v1"], capture_output=True)
     print(f"push_real_docker {theirs:.2f} s")
     print(f"push_real_ratio {theirs / ours:.2f} docker/dockyard")
 
