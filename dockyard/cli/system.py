@@ -237,10 +237,16 @@ def _info_lines(info: dict[str, Any]) -> list[str]:
         f" Debug Mode: {_bool(bool(info.get('Debug')))}",
         f" Experimental: {_bool(bool(info.get('ExperimentalBuild')))}",
     ]
-    registries = (info.get("RegistryConfig") or {}).get("InsecureRegistryCIDRs") or []
+    config = info.get("RegistryConfig") or {}
+    # As docker's: insecure registry names, then CIDRs; then the mirrors.
+    registries = [name for name, index in sorted((config.get("IndexConfigs") or {}).items())
+                  if not index.get("Secure", True)] + list(config.get("InsecureRegistryCIDRs") or [])
     if registries:
         lines.append(" Insecure Registries:")
-        lines += [f"  {cidr}" for cidr in registries]
+        lines += [f"  {entry}" for entry in registries]
+    if config.get("Mirrors"):
+        lines.append(" Registry Mirrors:")
+        lines += [f"  {mirror}" for mirror in config["Mirrors"]]
     lines.append(f" Live Restore Enabled: {_bool(bool(info.get('LiveRestoreEnabled')))}")
     return lines
 

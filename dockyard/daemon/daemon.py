@@ -154,7 +154,7 @@ class Daemon:
             "OSType": "linux",
             "Architecture": uname.machine,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "RegistryConfig": self._registry_config(),
             "NCPU": os.cpu_count() or 1,
             "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
             "DockerRootDir": str(self.config.data_root),
@@ -173,6 +173,24 @@ class Daemon:
             "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=userns"] if self.config.userns_remap else []),
             "Warnings": [],
         }
+
+    def _registry_config(self) -> dict[str, Any]:
+        """Docker's RegistryConfig: mirrors (with the trailing slash dockerd adds), the
+        insecure CIDRs (loopback always) and one IndexConfig per named registry."""
+        import ipaddress
+
+        mirrors = [m.rstrip("/") + "/" for m in self.config.registry_mirrors]
+        cidrs, hosts = ["127.0.0.0/8"], []
+        for entry in self.config.insecure_registries:
+            try:
+                cidrs.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                hosts.append(entry)
+        indexes = {"docker.io": {"Name": "docker.io", "Mirrors": mirrors, "Secure": True, "Official": True}}
+        for host in hosts:
+            indexes[host] = {"Name": host, "Mirrors": [], "Secure": False, "Official": False}
+        return {"AllowNondistributableArtifactsCIDRs": None, "AllowNondistributableArtifactsHostnames": None,
+                "IndexConfigs": indexes, "InsecureRegistryCIDRs": list(dict.fromkeys(cidrs)), "Mirrors": mirrors}
 
     async def disk_usage(self) -> dict[str, Any]:
         """`GET /system/df`: images, containers and volumes with their sizes."""
