@@ -65,6 +65,7 @@ from dockyard.daemon.rootpath import Root
 from dockyard.daemon.treetar import TarWriter, extract
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.idmap import IDENTITY, IDMap, IDMapError
+from dockyard.images.changes import env_map
 from dockyard.images.platform import host_arch, host_variant
 from dockyard.oci.user import resolve_user
 from dockyard.snapshots.pipe import pipe_reader
@@ -272,7 +273,7 @@ class Build:
     def _expand_env(self, st: StageState) -> dict[str, str]:
         """What `$name` means in a stage: declared args, overridden by ENV."""
         env = {k: v for k, v in st.args.items() if v is not None}
-        env.update(steps.env_map(st.config))
+        env.update(env_map(st.config))
         return env
 
     def _run_env(self, st: StageState) -> tuple[list[str], list[str]]:

@@ -16,9 +16,7 @@ written to disk and are kept in memory (`secrets`), never in the index.
 
 from __future__ import annotations
 
-import bz2
 import fnmatch
-import gzip
 import hashlib
 import io
 import json
@@ -32,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard import tarstream
 from dockyard.builder.buildsecrets import is_secret_member, read_leading
 from dockyard.builder.dockerignore import Matcher, read_patterns
 from dockyard.errors import InvalidParameter
@@ -81,7 +80,7 @@ class BuildContext:
             except ValueError as e:
                 raise InvalidParameter(str(e)) from None
             with os.fdopen(fd, "wb") as out:
-                entries = _index(_Prefixed(head, stream), out)  # type: ignore[arg-type]
+                entries = _index(tarstream.Prefixed(head, stream), out)  # type: ignore[arg-type]
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -195,17 +194,9 @@ def clean(name: str) -> str:
 # ── receiving ─────────────────────────────────────────────────────────────────────────
 
 def decompressed(body: BinaryIO) -> BinaryIO:
-    """`body` (a tar, plain or gzip/bzip2/xz-compressed) as the plain tar stream (the CLI
-    uses it too: stdlib only)."""
-    head = body.read(6)
-    stream: BinaryIO = _Prefixed(head, body)  # type: ignore[assignment]
-    if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-    if head.startswith(b"BZh"):
-        return bz2.BZ2File(stream)  # type: ignore[return-value]
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return lzma.LZMAFile(stream)  # type: ignore[return-value]
-    return stream
+    """A build context (a tar, plain or compressed) as the plain tar stream (the CLI uses
+    it too)."""
+    return tarstream.decompressed(body, "build context")
 
 
 def _index(stream: BinaryIO, out: BinaryIO) -> dict[str, Entry]:
@@ -257,26 +248,6 @@ def _attach(entries: dict[str, Entry], rel: str) -> None:
         entries[parent] = Entry(parent, info)
         _attach(entries, parent)
     entries[parent].children.append(rel)
-
-
-class _Prefixed:
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head = head
-        self._rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n < 0:
-                data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:n], self._head[n:]
-            if len(data) < n:
-                data += self._rest.read(n - len(data))
-            return data
-        return self._rest.read(n)
-
-    def readable(self) -> bool:
-        return True
 
 
 class _Tee:

@@ -17,7 +17,7 @@ from typing import Any
 
 from dockyard.builder.parser import Instruction, ParseError
 from dockyard.builder.shell import expand_word, expand_words
-from dockyard.images.changes import parse_duration
+from dockyard.images.changes import parse_duration, set_env
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 
@@ -36,21 +36,6 @@ def go_quoted_list(items: list[str]) -> str:
     return "[" + " ".join(json.dumps(i, ensure_ascii=False) for i in items) + "]"
 
 
-def env_list_set(config: dict[str, Any], key: str, value: str) -> None:
-    entries = list(config.get("Env") or [])
-    for i, item in enumerate(entries):
-        if item.partition("=")[0] == key:
-            entries[i] = f"{key}={value}"
-            break
-    else:
-        entries.append(f"{key}={value}")
-    config["Env"] = entries
-
-
-def env_map(config: dict[str, Any]) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in config.get("Env") or [])
-
-
 def apply_config(ins: Instruction, config: dict[str, Any], env: dict[str, str],
                  escape: str) -> tuple[str, str]:
     """Apply a config-only instruction to `config` in place; returns (created_by, the
@@ -63,7 +48,7 @@ def apply_config(ins: Instruction, config: dict[str, Any], env: dict[str, str],
             key, value = expand_word(key, env, escape), expand_word(value, env, escape)
             if not key:
                 raise _err(ins, "ENV names can not be blank")
-            env_list_set(config, key, value)
+            set_env(config, key, value)
             env[key] = value
             pairs.append(f"{key}={value}")
         text = "ENV " + " ".join(pairs)

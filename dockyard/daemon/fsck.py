@@ -175,19 +175,19 @@ class _Check:
             cid, name = record["Id"], record.get("Name", "").lstrip("/")
             if not await asyncio.to_thread(self.images.exists, record["Image"]):
                 self.found("container", name, f"its image {record['Image']} is gone: it cannot start again")
-            if not service.container_dir(cid).joinpath("diff").is_dir():
+            if not await asyncio.to_thread(service.container_dir(cid).joinpath("diff").is_dir):
                 self.found("container", name, "its rw layer directory is missing")
             rootfs = self.daemon.config.exec_root / "rootfs" / cid
             if not record["State"]["Running"] and await asyncio.to_thread(os.path.ismount, rootfs):
                 self.found("container", name, f"stopped, but its root filesystem is still mounted at {rootfs}",
                            lambda p=rootfs: snapshots.unmount(p), "unmounted")
 
-        for path in service.orphans():
+        for path in await asyncio.to_thread(service.orphans):
             self.found("container", path.name, f"directory {path} has no container record",
                        lambda p=path: _remove(p), "removed")
         # Reported only: one may be a container's, still being started; the daemon
         # removes the leftovers when it starts.
-        for path in self.daemon.networks.orphan_namespaces():
+        for path in await asyncio.to_thread(self.daemon.networks.orphan_namespaces):
             self.found("container", path.name, f"network namespace {path} is held by no container")
 
     def volumes(self) -> None:

@@ -44,7 +44,7 @@ def apply_changes(config: dict[str, Any] | None, changes: list[str]) -> dict[str
         instruction, rest = m.group(1).lower(), m.group(2).strip()
         if instruction not in VALID_CHANGES:
             raise InvalidParameter(f"{instruction} is not a valid change command")
-        env = _env_map(cfg)
+        env = env_map(cfg)
         if instruction == "cmd":
             cfg["Cmd"] = _command(rest, cfg)
             cmd_set = True
@@ -55,7 +55,7 @@ def apply_changes(config: dict[str, Any] | None, changes: list[str]) -> dict[str
         elif instruction == "env":
             for key, value in _pairs("ENV", rest, env):
                 env[key] = value
-                _set_env(cfg, key, value)
+                set_env(cfg, key, value)
         elif instruction == "label":
             labels = dict(cfg.get("Labels") or {})
             for key, value in _pairs("LABEL", rest, env):
@@ -289,15 +289,13 @@ def _variable(word: str, i: int, env: dict[str, str]) -> tuple[str, int]:
     return env.get(m.group(0), ""), m.end()
 
 
-def _env_map(cfg: dict[str, Any]) -> dict[str, str]:
-    env = {}
-    for item in cfg.get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
-    return env
+def env_map(cfg: dict[str, Any]) -> dict[str, str]:
+    """A config's `Env` list as a mapping (the builder's variable expansion uses it too)."""
+    return dict(item.partition("=")[::2] for item in cfg.get("Env") or [])
 
 
-def _set_env(cfg: dict[str, Any], key: str, value: str) -> None:
+def set_env(cfg: dict[str, Any], key: str, value: str) -> None:
+    """Set `key` in a config's `Env` list, in place of an earlier value or at the end."""
     entries = list(cfg.get("Env") or [])
     for i, item in enumerate(entries):
         if item.partition("=")[0] == key:

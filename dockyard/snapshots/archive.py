@@ -21,9 +21,7 @@ layer: no user in the container could own that file.
 from __future__ import annotations
 
 import base64
-import bz2
 import errno
-import gzip
 import hashlib
 import lzma
 import os
@@ -38,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from dockyard import tarstream
 from dockyard.errors import InvalidParameter
 from dockyard.idmap import IDENTITY, IDMap, IDMapError
 from dockyard.snapshots.diskguard import DiskGuard
@@ -48,10 +47,6 @@ WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_BZIP2_MAGIC = b"BZh"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class HashSink(Protocol):
@@ -78,18 +73,8 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 
 
 def decompressed(stream: BinaryIO) -> BinaryIO:
-    """The stream itself if it is a plain tar, else a decompressing reader (gzip, bzip2, xz)."""
-    head = _read_exactly(stream, 6)
-    joined = _Prefixed(head, stream)
-    if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=joined, mode="rb")  # type: ignore[return-value]
-    if head.startswith(_BZIP2_MAGIC):
-        return bz2.BZ2File(joined)  # type: ignore[return-value]
-    if head.startswith(_XZ_MAGIC):
-        return lzma.LZMAFile(joined)  # type: ignore[return-value]
-    if head.startswith(_ZSTD_MAGIC):
-        raise InvalidParameter("zstd-compressed layers are not supported")
-    return joined  # type: ignore[return-value]
+    """The layer stream itself if it is a plain tar, else a decompressing reader."""
+    return tarstream.decompressed(stream, "layer")
 
 
 class HashingReader:
@@ -392,28 +377,3 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = stream.read(n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
-
-
-class _Prefixed:
-    """A stream with bytes already read from its front put back."""
-
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head = head
-        self._rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n is None or n < 0:
-                data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:n], self._head[n:]
-            return data
-        return self._rest.read(n)
