@@ -48,3 +48,17 @@ def stream_error(error: BaseException) -> dict:
     else:
         message = f"internal error: {type(error).__name__}: {error}"
     return {"errorDetail": {"message": message}, "error": message}
+
+
+def json_input(text: str | bytes, kind: type, what: str) -> object:
+    """Client-sent JSON that must decode to `kind` (dict or list); InvalidParameter
+    `<what>: <why>` otherwise."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise InvalidParameter(f"{what}: {e}") from None
+    if not isinstance(value, kind):
+        raise InvalidParameter(f"{what}: expected a JSON {'object' if kind is dict else 'list'}")
+    return value

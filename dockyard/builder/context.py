@@ -25,7 +25,7 @@ import os
 import posixpath
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +45,7 @@ class Entry:
     offset: int = -1          # of the data in the context tar (regular files)
     digest: str = ""          # sha256 hex of the content (regular files)
     children: list[str] = field(default_factory=list)
+    pack: Path | None = None  # the file holding the data, when not the context tar
 
     @property
     def is_dir(self) -> bool:
@@ -59,11 +60,14 @@ class Entry:
 class BuildContext:
     """An indexed build context on disk; `close()` deletes it."""
 
-    def __init__(self, tar_path: Path, entries: dict[str, Entry], secrets: dict[str, bytes] | None = None):
+    def __init__(self, tar_path: Path, entries: dict[str, Entry], secrets: dict[str, bytes] | None = None,
+                 release: Callable[[], None] | None = None):
         self.tar_path = tar_path
         self.entries = entries
         self.secrets: dict[str, bytes] = secrets or {}
-        self._file: BinaryIO | None = None
+        # A context assembled by the context cache hands its files back there on close.
+        self._release = release
+        self._files: dict[Path, BinaryIO] = {}
         self._dir_sums: dict[str, str] = {}
         self._matcher: Matcher | None = None
 
@@ -74,13 +78,8 @@ class BuildContext:
         fd, name = tempfile.mkstemp(prefix="build-context-", suffix=".tar", dir=tmp_dir)
         path = Path(name)
         try:
-            stream = decompressed(body)
-            try:
-                secrets, head = read_leading(stream)
-            except ValueError as e:
-                raise InvalidParameter(str(e)) from None
             with os.fdopen(fd, "wb") as out:
-                entries = _index(tarstream.Prefixed(head, stream), out)  # type: ignore[arg-type]
+                secrets, entries, _ = read_context(body, out)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -88,10 +87,14 @@ class BuildContext:
 
     def close(self) -> None:
         self.secrets = {}
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self.tar_path.unlink(missing_ok=True)
+        for f in self._files.values():
+            f.close()
+        self._files = {}
+        if self._release is not None:
+            self._release()
+            self._release = None
+        else:
+            self.tar_path.unlink(missing_ok=True)
 
     # ── reading ───────────────────────────────────────────────────────────────────────
 
@@ -103,11 +106,14 @@ class BuildContext:
         return self.open(entry).read()
 
     def open(self, entry: Entry) -> BinaryIO:
-        if self._file is None:
-            self._file = open(self.tar_path, "rb")
-        self._file.seek(entry.offset)
-        return io.BytesIO(self._file.read(entry.info.size)) if entry.info.size < CHUNK else \
-            _Slice(self.tar_path, entry.offset, entry.info.size)  # type: ignore[return-value]
+        path = entry.pack or self.tar_path
+        if entry.info.size >= CHUNK:
+            return _Slice(path, entry.offset, entry.info.size)  # type: ignore[return-value]
+        f = self._files.get(path)
+        if f is None:
+            f = self._files[path] = open(path, "rb")
+        f.seek(entry.offset)
+        return io.BytesIO(f.read(entry.info.size))
 
     def lookup(self, name: str, follow: bool = False) -> Entry | None:
         rel = clean(name)
@@ -199,22 +205,59 @@ def decompressed(body: BinaryIO) -> BinaryIO:
     return tarstream.decompressed(body, "build context")
 
 
-def _index(stream: BinaryIO, out: BinaryIO) -> dict[str, Entry]:
+def new_index() -> dict[str, Entry]:
+    """An index holding only the context's root directory."""
     root = tarfile.TarInfo("")
     root.type = tarfile.DIRTYPE
     root.mode = 0o755
-    entries: dict[str, Entry] = {"": Entry("", root)}
+    return {"": Entry("", root)}
+
+
+def add_entry(entries: dict[str, Entry], entry: Entry) -> None:
+    """Put `entry` in the index, under its parent (a later member of the same path
+    replaces the earlier one, as extracting the tar would)."""
+    if not entry.path:
+        entries[""].info = entry.info
+        return
+    previous = entries.get(entry.path)
+    if previous is not None:
+        entry.children = previous.children
+    else:
+        _attach(entries, entry.path)
+    entries[entry.path] = entry
+
+
+def read_context(body: BinaryIO, out: BinaryIO, reserved: str | None = None
+                 ) -> tuple[dict[str, bytes], dict[str, Entry], bytes | None]:
+    """Read a context body (blocking): its leading secrets, the index of the rest (written
+    to `out` on the way), and the data of the member named `reserved`, which is kept out
+    of the index (None when absent)."""
+    stream = decompressed(body)
+    try:
+        secrets, head = read_leading(stream)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
+    entries, held = _index(tarstream.Prefixed(head, stream), out, reserved)  # type: ignore[arg-type]
+    return secrets, entries, held
+
+
+def _index(stream: BinaryIO, out: BinaryIO, reserved: str | None = None
+           ) -> tuple[dict[str, Entry], bytes | None]:
+    entries = new_index()
+    held: bytes | None = None
     tee = _Tee(stream, out)
     try:
         tf = tarfile.open(fileobj=tee, mode="r|")  # type: ignore[call-overload]
         for member in tf:
             tf.members = []
             rel = clean(member.name)
-            if not rel:
-                entries[""].info = member
-                continue
             if is_secret_member(rel):
                 continue  # the reserved directory: only leading members are secrets
+            if reserved is not None and rel == reserved and member.isreg():
+                data = tf.extractfile(member)
+                assert data is not None
+                held = data.read()
+                continue
             entry = Entry(rel, member)
             if member.isreg():
                 entry.offset = member.offset_data
@@ -224,18 +267,13 @@ def _index(stream: BinaryIO, out: BinaryIO) -> dict[str, Entry]:
                 while chunk := data.read(CHUNK):
                     h.update(chunk)
                 entry.digest = h.hexdigest()
-            previous = entries.get(rel)
-            if previous is not None:
-                entry.children = previous.children
-            else:
-                _attach(entries, rel)
-            entries[rel] = entry
+            add_entry(entries, entry)
         # tarfile stops at the end-of-archive marker; drain so nothing is left unread.
         while tee.read(CHUNK):
             pass
     except (tarfile.TarError, EOFError, OSError, lzma.LZMAError) as e:
         raise InvalidParameter(f"Error processing tar file: {e}") from None
-    return entries
+    return entries, held
 
 
 def _attach(entries: dict[str, Entry], rel: str) -> None:

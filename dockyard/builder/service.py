@@ -42,6 +42,7 @@ from dockyard.builder.build import (
     url_fetch,
 )
 from dockyard.builder.context import BuildContext
+from dockyard.builder.contextcache import ContextCache
 from dockyard.builder.parser import parse
 from dockyard.diskusage import tree_size
 from dockyard.distribution import reference
@@ -71,13 +72,22 @@ class BuildService:
         self.root = Path(config.data_root) / "builder"
         self.work = Path(config.exec_root) / "builder"
         self._base_locks: dict[str, asyncio.Lock] = {}
+        self.contexts = ContextCache(self.root / "contexts")
         # How a missing base image is fetched: daemon/pulling.pull, set by the daemon.
         self.pull: Callable[..., Any] = _no_registry
 
     # ── entry points ──────────────────────────────────────────────────────────────────
 
-    async def receive_context(self, body: BinaryIO) -> BuildContext:
+    async def receive_context(self, body: BinaryIO, key: str = "") -> BuildContext:
+        """The build's context from the request body: a whole context tar, or with `key`
+        an incremental one (contextsync.py) completed from the context cache."""
+        if key:
+            return await asyncio.to_thread(self.contexts.receive, key, body)
         return await asyncio.to_thread(BuildContext.receive, body, Path(self.config.tmp_dir))
+
+    async def context_needs(self, key: str, manifest: bytes) -> list[str]:
+        """The files of an incremental context's manifest the daemon must be sent."""
+        return await asyncio.to_thread(self.contexts.needed, key, manifest)
 
     async def prepare(self, context: BuildContext, options: BuildOptions) -> Any:
         """Read and parse the Dockerfile; raises InvalidParameter (HTTP 400, before the
@@ -178,6 +188,8 @@ class BuildService:
             total -= sizes[record["key"]]
             candidates.append(record["image"])
         reclaimed += await asyncio.to_thread(self._remove_images, candidates)
+        if not filters and not keep_storage:
+            reclaimed += await asyncio.to_thread(self.contexts.prune)
         if all or not keep_storage:
             cache_dir = self.root / "cache-mounts"
             if cache_dir.exists() and all:

@@ -12,6 +12,7 @@ dockyard/builder/buildsecrets.py). The daemon's JSON stream is shown by `buildpr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -81,6 +82,7 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
             raise StatusError("invalid argument: can't use stdin for both build context and dockerfile", 125)
         dockerfile_name = dockerfile or "Dockerfile"
         body: Any = _stdin_context(cli, dockerfile_name, secrets_prefix)
+        local = None
     else:
         if not os.path.isdir(source):
             raise StatusError(f'unable to prepare context: path "{source}" not found', 1)
@@ -98,7 +100,7 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
                 dockerfile_name = os.path.relpath(absolute, root).replace(os.sep, "/")
         else:
             dockerfile_name = "Dockerfile"
-        body = _context_pipe(source, dockerfile_name, stdin_dockerfile, secrets_prefix)
+        local = _LocalContext(source, dockerfile_name, stdin_dockerfile, secrets_prefix)
     params: dict[str, Any] = {
         "t": opts.tag or None,
         "dockerfile": dockerfile_name,
@@ -117,8 +119,13 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
         "squash": "1" if opts.squash else None,
     }
     client = cli.client
-    resp = client._send("POST", "/build", params, data=body,  # noqa: SLF001 - the streaming build body
-                        headers={"Content-Type": "application/x-tar"})
+    resp = None
+    if local is not None:
+        resp = _incremental_build(client, params, local)
+        body = local.full_tar() if resp is None else None
+    if resp is None:
+        resp = client._send("POST", "/build", params, data=body,  # noqa: SLF001 - the streaming build body
+                            headers={"Content-Type": "application/x-tar"})
     from dockyard.cli.buildprogress import open_view
     from dockyard.client.api import iter_chunks, iter_json
 
@@ -177,60 +184,145 @@ def cmd_builder_prune(cli: Cli, argv: list[str], path: str) -> int:
 
 # ── the context ───────────────────────────────────────────────────────────────────────
 
-def _context_pipe(root: str, dockerfile: str, dockerfile_bytes: bytes | None, prefix: bytes) -> Any:
-    """A readable pipe streaming the context tar (after `prefix`, the secrets), written
-    by a thread as it is sent."""
-    from dockyard.builder.dockerignore import Matcher, read_patterns
+class _LocalContext:
+    """A context directory, sent whole (`full_tar`, as Docker's CLI sends it) or as an
+    incremental context (`manifest` and `partial_tar`, see builder/contextsync.py). Both
+    walk the same members: the directory minus what `.dockerignore` (or
+    `<Dockerfile>.dockerignore`) excludes, plus a Dockerfile read from stdin or from
+    outside the directory (`dockerfile_bytes`)."""
 
-    patterns: list[str] = []
-    for name in (dockerfile + ".dockerignore", ".dockerignore"):
-        path = os.path.join(root, name)
-        if dockerfile_bytes is None and os.path.isfile(path):
-            patterns = read_patterns(open(path, "rb").read())
-            break
-        if dockerfile_bytes is not None and name == ".dockerignore" and os.path.isfile(path):
-            patterns = read_patterns(open(path, "rb").read())
-    matcher = Matcher(patterns)
-    read_fd, write_fd = os.pipe()
+    def __init__(self, root: str, dockerfile: str, dockerfile_bytes: bytes | None, prefix: bytes):
+        from dockyard.builder.dockerignore import Matcher, read_patterns
 
-    def produce() -> None:
-        with os.fdopen(write_fd, "wb") as out:
-            out.write(prefix)
-            tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
-            try:
-                _add_tree(tf, root, "", matcher, {dockerfile, ".dockerignore"})
-                if dockerfile_bytes is not None:
-                    info = tarfile.TarInfo(dockerfile)
-                    info.size, info.mode = len(dockerfile_bytes), 0o644
-                    tf.addfile(info, io.BytesIO(dockerfile_bytes))
-                tf.close()
-            except BrokenPipeError:
-                pass
+        self.root, self.dockerfile, self.dockerfile_bytes, self.prefix = root, dockerfile, dockerfile_bytes, prefix
+        patterns: list[str] = []
+        for name in (dockerfile + ".dockerignore", ".dockerignore"):
+            path = os.path.join(root, name)
+            if dockerfile_bytes is None and os.path.isfile(path):
+                patterns = read_patterns(open(path, "rb").read())
+                break
+            if dockerfile_bytes is not None and name == ".dockerignore" and os.path.isfile(path):
+                patterns = read_patterns(open(path, "rb").read())
+        self.matcher = Matcher(patterns)
 
-    threading.Thread(target=produce, daemon=True).start()
-    return os.fdopen(read_fd, "rb")
+    def full_tar(self) -> Any:
+        """A readable pipe streaming the whole context tar (after the secrets)."""
+        return self._pipe(self.prefix, None)
 
+    def manifest(self) -> tuple[bytes, dict[str, str]]:
+        """The manifest, and the client path of each regular file in it."""
+        from dockyard.builder import contextsync
 
-def _add_tree(tf: tarfile.TarFile, root: str, rel: str, matcher: Any, always: set[str]) -> None:
-    directory = os.path.join(root, rel) if rel else root
-    for name in sorted(os.listdir(directory)):
-        child = f"{rel}/{name}" if rel else name
-        full = os.path.join(root, child)
-        st = os.lstat(full)
-        excluded = matcher and child not in always and matcher.excluded(child)
-        if excluded and not (stat.S_ISDIR(st.st_mode) and matcher.may_contain_kept(child)):
-            continue
-        if not excluded:
-            info = tf.gettarinfo(full, child)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
+        items, paths = [], {}
+        tf = tarfile.TarFile(fileobj=io.BytesIO(), mode="w")  # only for gettarinfo's hard-link table
+        for info, full, st in self._members(tf):
+            items.append(contextsync.item(info, contextsync.fingerprint(st)))
             if info.isreg():
-                with open(full, "rb") as f:
-                    tf.addfile(info, f)
-            else:
-                tf.addfile(info)
-        if stat.S_ISDIR(st.st_mode):
-            _add_tree(tf, root, child, matcher, always)
+                paths[info.name] = full
+        if self.dockerfile_bytes is not None:
+            info = self._stdin_dockerfile()
+            digest = hashlib.sha256(self.dockerfile_bytes).hexdigest()
+            items.append(contextsync.item(info, "sha256:" + digest))
+        return contextsync.encode(items), paths
+
+    def partial_tar(self, manifest: bytes, paths: dict[str, str], need: list[str]) -> Any:
+        """A readable pipe streaming secrets, the manifest and only the files in `need`."""
+        from dockyard.builder import contextsync
+
+        wanted = [(name, paths[name]) for name in need if name in paths]
+        return self._pipe(self.prefix + contextsync.manifest_member(manifest), wanted)
+
+    # ── internals ─────────────────────────────────────────────────────────────────────
+
+    def _pipe(self, prefix: bytes, only: list[tuple[str, str]] | None) -> Any:
+        read_fd, write_fd = os.pipe()
+
+        def produce() -> None:
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(prefix)
+                tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
+                try:
+                    if only is None:
+                        for info, full, _st in self._members(tf):
+                            self._add(tf, info, full)
+                    else:
+                        for name, full in only:
+                            info = _tarinfo(tf, full, name)
+                            if info.isreg():
+                                self._add(tf, info, full)
+                    if self.dockerfile_bytes is not None:
+                        tf.addfile(self._stdin_dockerfile(), io.BytesIO(self.dockerfile_bytes))
+                    tf.close()
+                except BrokenPipeError:
+                    pass
+
+        threading.Thread(target=produce, daemon=True).start()
+        return os.fdopen(read_fd, "rb")
+
+    def _members(self, tf: tarfile.TarFile, rel: str = "") -> Any:
+        """(tar header, path, lstat) of each member, parents first, sorted by name."""
+        always = {self.dockerfile, ".dockerignore"}
+        directory = os.path.join(self.root, rel) if rel else self.root
+        for name in sorted(os.listdir(directory)):
+            child = f"{rel}/{name}" if rel else name
+            full = os.path.join(self.root, child)
+            st = os.lstat(full)
+            excluded = self.matcher and child not in always and self.matcher.excluded(child)
+            if excluded and not (stat.S_ISDIR(st.st_mode) and self.matcher.may_contain_kept(child)):
+                continue
+            if not excluded:
+                yield _tarinfo(tf, full, child), full, st
+            if stat.S_ISDIR(st.st_mode):
+                yield from self._members(tf, child)
+
+    @staticmethod
+    def _add(tf: tarfile.TarFile, info: tarfile.TarInfo, full: str) -> None:
+        if info.isreg():
+            with open(full, "rb") as f:
+                tf.addfile(info, f)
+        else:
+            tf.addfile(info)
+
+    def _stdin_dockerfile(self) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(self.dockerfile)
+        info.size, info.mode = len(self.dockerfile_bytes or b""), 0o644
+        return info
+
+
+def _tarinfo(tf: tarfile.TarFile, full: str, name: str) -> tarfile.TarInfo:
+    info = tf.gettarinfo(full, name)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _incremental_build(client: Any, params: dict[str, Any], local: _LocalContext) -> Any:
+    """`POST /build` with an incremental context (builder/contextsync.py): only the files
+    the daemon does not hold from the last build of this directory are read and sent.
+    None when the daemon does not offer it, or dropped files meanwhile: the caller then
+    sends the whole context."""
+    from dockyard.builder import contextsync
+    from dockyard.client.api import _read_all
+    from dockyard.client.errors import APIError
+
+    key = contextsync.context_key(local.root)
+    manifest, paths = local.manifest()
+    try:
+        answer = client._send("POST", "/dockyard/build/context", {"key": key}, data=manifest,  # noqa: SLF001
+                              headers={"Content-Type": "application/json"})
+        need = json.loads(_read_all(answer))["Need"]
+    except APIError as e:
+        if e.status in (404, 405):
+            return None  # not a dockyard daemon (or an older one)
+        raise
+    body = local.partial_tar(manifest, paths, need)
+    try:
+        return client._send("POST", "/build", {**params, contextsync.QUERY: key}, data=body,  # noqa: SLF001
+                            headers={"Content-Type": "application/x-tar"})
+    except APIError as e:
+        if e.status == 400 and contextsync.STALE in e.message:
+            return None
+        raise
 
 
 def _stdin_context(cli: Cli, dockerfile_name: str, prefix: bytes) -> Any:

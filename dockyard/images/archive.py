@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard.distribution import reference
-from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.errors import DockyardError, InvalidParameter, NotFound, json_input
 from dockyard.images.platform import host_arch, host_variant
 from dockyard.snapshots.archive import CHUNK, decompressed, iter_tar
 
@@ -507,13 +507,7 @@ def _descriptor_digest(descriptor: Any) -> str:
 
 
 def _json_value(data: bytes, what: str) -> Any:
-    try:
-        value = json.loads(data)
-    except ValueError as e:
-        raise InvalidParameter(f"invalid archive: {what} is not valid JSON: {e}") from e
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"invalid archive: {what} is not a JSON object")
-    return value
+    return json_input(data, dict, f"invalid archive: {what} is not valid JSON")
 
 
 def _archive_name(name: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, json_input
 from dockyard.oci.host import HostInfo, parse_kernel_version
 
 
@@ -83,13 +83,7 @@ def convert_profile(profile: dict[str, Any], capabilities: Iterable[str], host: 
 
 def parse_profile(text: str) -> dict[str, Any]:
     """A user-supplied profile (the file's contents, as the docker CLI sends them)."""
-    try:
-        profile = json.loads(text)
-    except ValueError as e:
-        raise InvalidParameter(f"Decoding seccomp profile failed: {e}") from None
-    if not isinstance(profile, dict):
-        raise InvalidParameter("Decoding seccomp profile failed: not a JSON object")
-    return profile
+    return json_input(text, dict, "Decoding seccomp profile failed")  # type: ignore[return-value]
 
 
 def load_default_profile() -> dict[str, Any]:

@@ -6,34 +6,50 @@ Bytes stream through; nothing is buffered whole."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import StreamReader, web
 
 
 class BodyReader:
-    """A blocking, read-only file over a request body, for use from a worker thread."""
+    """A blocking, read-only file over a request body, for use from a worker thread.
+
+    Each hop to the event loop fetches whatever the connection has buffered, up to
+    `CHUNK`, and keeps what the caller did not ask for: readers such as tarfile's stream
+    mode ask for 10 KiB at a time, and a loop round trip per 10 KiB costs more than the
+    bytes (a 50 MB build context took half a second in hops alone)."""
+
+    CHUNK = 1 << 20
 
     def __init__(self, content: StreamReader, loop: asyncio.AbstractEventLoop):
         self._content = content
         self._loop = loop
+        self._buffer = bytearray()
+        self._eof = False
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            coro: Any = self._content.read()
-        else:
-            coro = self._read_up_to(size)  # file semantics: short only at EOF
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+            rest = asyncio.run_coroutine_threadsafe(self._content.read(), self._loop).result()
+            data, self._buffer = bytes(self._buffer) + rest, bytearray()
+            self._eof = True
+            return data
+        if len(self._buffer) < size and not self._eof:
+            # file semantics: short only at EOF
+            more = asyncio.run_coroutine_threadsafe(self._fill(size - len(self._buffer)), self._loop).result()
+            self._buffer += more
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
 
-    async def _read_up_to(self, size: int) -> bytes:
+    async def _fill(self, wanted: int) -> bytes:
         chunks = []
-        remaining = size
-        while remaining > 0:
-            chunk = await self._content.read(remaining)
+        got = 0
+        while got < wanted:
+            chunk = await self._content.read(max(wanted - got, self.CHUNK))
             if not chunk:
+                self._eof = True
                 break
             chunks.append(chunk)
-            remaining -= len(chunk)
+            got += len(chunk)
         return b"".join(chunks)
 
     def readable(self) -> bool:

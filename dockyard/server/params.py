@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, json_input
 
 _TRUE = {"1", "true", "True", "TRUE", "yes"}
 
@@ -46,12 +46,7 @@ def filters(request: web.Request) -> dict[str, list[str]]:
     raw = request.query.get("filters")
     if not raw:
         return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError as e:
-        raise InvalidParameter(f"invalid filter: {e}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidParameter("invalid filter: expected a JSON object")
+    parsed: dict[str, Any] = json_input(raw, dict, "invalid filter")  # type: ignore[assignment]
     result: dict[str, list[str]] = {}
     for key, value in parsed.items():
         if isinstance(value, dict):
@@ -69,15 +64,9 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
         if required:
             raise InvalidParameter("invalid JSON: request body is empty")
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as e:
-        raise InvalidParameter(f"invalid JSON: {e}") from None
-    if body is None and not required:
+    if raw.strip() == b"null" and not required:
         return {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
-    return body
+    return json_input(raw, dict, "invalid JSON")  # type: ignore[return-value]
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -16,6 +16,10 @@ ADD, `.dockerignore`, the cache keys, layers and history never see them. Members
 `.dockyard-build-secrets/` after the first other member are dropped from the context and
 are not secrets. Clients that send no secrets send the context unchanged (Docker's CLI
 and docker-py are unaffected). See dockyard/builder/buildsecrets.py.
+
+`POST /dockyard/build/context?key=K` and `/build?dockyardcontext=K` are dockyard's
+incremental contexts: the CLI sends only the files the daemon does not already hold from
+the last build of the same directory (dockyard/builder/contextsync.py).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dockyard.builder import BuildOptions
-from dockyard.errors import InvalidParameter
+from dockyard.builder import BuildOptions, contextsync
+from dockyard.errors import InvalidParameter, json_input
 from dockyard.server.bridge import BodyReader
 from dockyard.server.params import boolean, filters, integer, json_response
 
@@ -41,7 +45,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         if request.query.get("remote"):
             raise InvalidParameter("remote build contexts (git or URL) are not supported; send the context as the body")
         builder = daemon.builder
-        context = await builder.receive_context(BodyReader(request.content, asyncio.get_running_loop()))
+        context = await builder.receive_context(BodyReader(request.content, asyncio.get_running_loop()),
+                                                key=request.query.get(contextsync.QUERY, ""))
         try:
             dockerfile = await builder.prepare(context, options)
         except BaseException:
@@ -54,12 +59,17 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         await response.write_eof()
         return response
 
+    async def context_needs(request: web.Request) -> web.Response:
+        need = await daemon.builder.context_needs(request.query.get("key", ""), await request.read())
+        return json_response({"Need": need})
+
     async def prune(request: web.Request) -> web.Response:
         keep = integer(request, "keep-storage", 0) or integer(request, "keepStorage", 0) or 0
         return json_response(await daemon.builder.prune(
             all=boolean(request, "all"), filters=filters(request), keep_storage=keep))
 
-    return [("POST", "/build", build), ("POST", "/build/prune", prune)]
+    return [("POST", "/build", build), ("POST", "/build/prune", prune),
+            ("POST", "/dockyard/build/context", context_needs)]
 
 
 def options_from(request: web.Request) -> BuildOptions:
@@ -86,13 +96,7 @@ def options_from(request: web.Request) -> BuildOptions:
 def _json_map(raw: str | None, name: str) -> dict[str, Any]:
     if not raw:
         return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as e:
-        raise InvalidParameter(f"invalid {name}: {e}") from None
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"invalid {name}: expected a JSON object")
-    return value
+    return json_input(raw, dict, f"invalid {name}")  # type: ignore[return-value]
 
 
 def _json_list(raw: str | None) -> list[str]:
