@@ -529,6 +529,7 @@ class Build:
             materialize=lambda origin, source: self._materialize(st, origin, source),
             idmap=self.svc.config.id_map)
         binds = list(step_mounts.binds)
+        env = env + step_mounts.env
         ca = self.svc.ca_bundle()
         if ca:
             binds.append(f"{ca}:{CA_BUNDLE_CONTAINER}:ro")

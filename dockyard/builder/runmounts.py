@@ -8,7 +8,9 @@ leaves behind, taken out of the layer again.
     tmpfs    an empty tmpfs (`size`)
     secret   a build secret (`id`, default: the target's base name) as a file at `target`
              (default `/run/secrets/<id>`), mode 0400 and owned by root unless `mode`,
-             `uid`, `gid` say otherwise; a missing secret is skipped unless `required`
+             `uid`, `gid` say otherwise; a missing secret is skipped unless `required`;
+             with `env=NAME`, the secret is the value of NAME in the step's environment
+             instead (and also a file only when a `target` is given), as BuildKit's
 
 A secret is written for the one step to a private directory on the daemon's exec root
 (a tmpfs), bind-mounted read-only, and removed when the step ends: its bytes never pass
@@ -56,6 +58,7 @@ class StepMounts:
     binds: list[str] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)
     targets: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -90,7 +93,15 @@ async def _add(mounts: StepMounts, spec: str, line: int, workdir: str, secrets: 
         if not secret_id:
             raise _error(line, "secret mount requires an id or a target")
         if "env" in fields:
-            raise _error(line, "secret mounts as environment variables (env=) are not supported")
+            data = secrets.get(secret_id)
+            if data is None and _flag(fields, "required"):
+                raise MountError(f"line {line}: secret {secret_id} not found")
+            if data is not None:
+                if not fields["env"] or "=" in fields["env"]:
+                    raise _error(line, f"secret mount: invalid environment variable name {fields['env']!r}")
+                mounts.env.append(f"{fields['env']}={data.decode(errors='replace')}")
+            if not target:
+                return
         target = target or "/run/secrets/" + secret_id
     if not target:
         raise _error(line, "mount target required")

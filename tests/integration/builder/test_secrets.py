@@ -19,6 +19,7 @@ RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -d' ' -f1 > /tok
 RUN --mount=type=secret,id=tok,target=/etc/app/token,mode=0440,uid=65534,gid=65534 stat -c '%a %u %g' /etc/app/token > /token.stat
 RUN --mount=type=secret,id=fromenv,required=true wc -c < /run/secrets/fromenv > /env.len
 RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent
+RUN --mount=type=secret,id=tok,env=TOKEN,required printf %s "$TOKEN" | sha256sum | cut -d' ' -f1 > /tok.env && test ! -e /run/secrets/tok
 """
 
 
@@ -32,21 +33,22 @@ def test_secret_mounts_leave_nothing_behind(daemon, tmp_path):
     daemon.cli("build", *flags, "-t", "bt-secret", str(ctx), env=env)
 
     shown = daemon.cli("run", "--rm", "bt-secret", "sh", "-c",
-                       "cat /tok.sha /tok.stat /token.stat /env.len; ls -A /ctx; "
+                       "cat /tok.sha /tok.stat /token.stat /env.len /tok.env; ls -A /ctx; "
                        "ls -d /run /etc/app 2>/dev/null; echo end").stdout.decode().split("\n")
     assert shown == [hashlib.sha256(value).hexdigest(), "400 0", "440 65534 65534", str(len(env_value)),
-                     "Dockerfile", "keep.txt", "end", ""]  # no secret files in the context, no mount points left
+                     hashlib.sha256(value).hexdigest(), "Dockerfile", "keep.txt", "end", ""]  # no secret files in the context, no mount points left
     config, _, archive = saved(daemon, "bt-secret")
     for secret in (value, env_value.encode()):
         assert secret not in archive
         assert secret.hex().encode() not in archive
+    assert not any(e.startswith("TOKEN=") for e in config["config"]["Env"])
     history = daemon.cli("history", "--no-trunc", "bt-secret").stdout
     assert value not in history and env_value.encode() not in history
 
     # The secret's content is not part of the cache key.
     (tmp_path / "tok.txt").write_bytes(b"rotated")
     out = daemon.cli("build", *flags, str(ctx), env=env).stdout.decode()
-    assert out.count("Using cache") == 5
+    assert out.count("Using cache") == 6
 
 
 def test_missing_and_malformed_secrets(daemon, tmp_path):
