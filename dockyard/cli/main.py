@@ -400,6 +400,11 @@ def _run(cli: Cli, name: str, argv: list[str], path: str) -> int:
     except ClientError as exc:
         cli.err(str(exc))
         return 1
+    except ConnectionError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise  # our stdout's reader went away: main() handles that
+        cli.err(f"error during connect: the daemon's response broke off: {exc}")
+        return 1
 
 
 def help_text() -> str:

@@ -118,6 +118,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except DockyardError as e:
         if e.status >= 500:
             log.error("%s %s: %s", request.method, request.path, e.message)
+        if _response_started(request):
+            raise  # aiohttp then drops the connection: the client sees the stream cut short
         return json_response({"message": e.message}, e.status)
     except web.HTTPNotFound:
         return json_response({"message": "page not found"}, 404)
@@ -133,7 +135,18 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(status=499)
     except Exception as e:  # our bug: log it fully, answer with one line
         log.exception("%s %s failed", request.method, request.path)
+        if _response_started(request):
+            raise
         return json_response({"message": f"internal error: {type(e).__name__}: {e}"}, 500)
+
+
+def _response_started(request: web.Request) -> bool:
+    """Whether a streaming response's bytes have gone out: an error can no longer be a
+    response of its own then (it would land inside the stream as garbage)."""
+    writer = getattr(request, "_payload_writer", None)
+    return writer is not None and bool(
+        getattr(writer, "output_size", 0) or getattr(writer, "_headers_written", False)
+        or getattr(writer, "_headers_buf", None))
 
 
 def _remove_stale_socket(path: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from dockyard.errors import Conflict, NotFound
@@ -85,3 +87,38 @@ def testparse_detach_keys():
     assert _scan_detach(b"abc\x10", keys) == (b"abc", b"\x10", False)
     assert _scan_detach(b"\x10\x11rest", keys) == (b"", b"", True)
     assert _scan_detach(b"plain", keys) == (b"plain", b"", False)
+
+
+class _BreakingImages:
+    """An image save that fails after its 200 was prepared, with `sent` bytes out."""
+
+    def __init__(self, sent):
+        self.sent = sent
+
+    def get(self, name):
+        return name
+
+    def save(self, names, out):
+        out.write(b"x" * self.sent)
+        raise Conflict("layer blob went missing mid-save")
+
+
+@pytest.mark.parametrize("sent", [0, 70000])
+def test_an_error_mid_stream_cuts_the_stream_instead_of_writing_a_response_into_it(sent):
+    class Daemon(_FakeDaemon):
+        images = _BreakingImages(sent)
+
+    async def go():
+        async with TestClient(TestServer(make_app(Daemon()))) as client:
+            response = await client.get("/images/busybox/get")
+            assert response.status == 200
+            received = b""
+            try:
+                async for chunk in response.content.iter_any():
+                    received += chunk
+            except Exception as e:  # the truncated chunked body
+                return received, e
+            return received, None
+
+    received, error = asyncio.run(asyncio.wait_for(go(), 10))
+    assert error is not None and received == b"x" * sent
