@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from aiohttp.test_utils import TestClient, TestServer
 
 from dockyard.errors import Conflict, NotFound
