@@ -270,8 +270,8 @@ def _port_number(text: str) -> int:
 
 def _host_port_range(text: str) -> tuple[int, int]:
     text = text.strip()
-    if not text:
-        return 0, 0
+    if not text or text == "0":
+        return 0, 0  # a random port, as Docker's `-p 0:80`
     start_text, dash, end_text = text.partition("-")
     start = _port_number(start_text)
     end = _port_number(end_text) if dash else start

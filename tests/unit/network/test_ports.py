@@ -27,6 +27,7 @@ def test_requested_bindings():
         "PortBindings": {
             "80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "127.0.0.1", "HostPort": "9000-9005"}],
             "53/udp": [{}],
+            "82/tcp": [{"HostIp": "127.0.0.1", "HostPort": "0"}],  # 0: a random port, as Docker
             "81/tcp": [{"HostIp": "::", "HostPort": "81"}],  # IPv6: skipped
         },
         "PublishAllPorts": True,
@@ -35,10 +36,11 @@ def test_requested_bindings():
         Binding(80, "tcp", "0.0.0.0", 8080, 8080),
         Binding(80, "tcp", "127.0.0.1", 9000, 9005),
         Binding(53, "udp", "0.0.0.0", 0, 0),
+        Binding(82, "tcp", "127.0.0.1", 0, 0),
         Binding(90, "tcp", "0.0.0.0", 0, 0),
     ]
-    assert ports.exposed_ports(config, host_config) == [(53, "udp"), (80, "tcp"), (81, "tcp"), (90, "tcp")]
-    for bad in ({"80/tcp": [{"HostPort": "x"}]}, {"80/tcp": [{"HostPort": "90-80"}]},
+    assert ports.exposed_ports(config, host_config) == [(53, "udp"), (80, "tcp"), (81, "tcp"), (82, "tcp"), (90, "tcp")]
+    for bad in ({"80/tcp": [{"HostPort": "x"}]}, {"80/tcp": [{"HostPort": "90-80"}]}, {"80/tcp": [{"HostPort": "0-5"}]},
                 {"80/tcp": [{"HostIp": "1.2.3", "HostPort": "1"}]}):
         with pytest.raises(InvalidParameter):
             ports.requested_bindings({}, {"PortBindings": bad})
