@@ -149,7 +149,7 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
         if view is not None:
             view.close(failed=error is not None or not image_id)
     if error is not None:
-        raise StatusError(error, 1)
+        raise StatusError(local.error if local is not None and local.error else error, 1)
     if opts.quiet and image_id:
         cli.stdout.write(image_id + "\n")
     if opts.iidfile and image_id:
@@ -204,6 +204,7 @@ class _LocalContext:
             if dockerfile_bytes is not None and name == ".dockerignore" and os.path.isfile(path):
                 patterns = read_patterns(open(path, "rb").read())
         self.matcher = Matcher(patterns)
+        self.error = ""  # why the context could not be read in full, if it could not
 
     def full_tar(self) -> Any:
         """A readable pipe streaming the whole context tar (after the secrets)."""
@@ -253,8 +254,12 @@ class _LocalContext:
                     if self.dockerfile_bytes is not None:
                         tf.addfile(self._stdin_dockerfile(), io.BytesIO(self.dockerfile_bytes))
                     tf.close()
-                except BrokenPipeError:
-                    pass
+                except OSError as e:
+                    # The daemon went away (a broken pipe), or a file did while being read:
+                    # the tar ends short, the daemon refuses it, and the build reports `error`.
+                    if not isinstance(e, BrokenPipeError):
+                        self.error = _context_error(e)
+                    tf.fileobj.closed = True  # nothing more is written to the closed pipe
 
         threading.Thread(target=produce, daemon=True).start()
         return os.fdopen(read_fd, "rb")
@@ -289,6 +294,11 @@ class _LocalContext:
         return info
 
 
+def _context_error(e: OSError) -> str:
+    """Docker's wording for a context file that cannot be read."""
+    return f"error checking context: {e.filename}: {e.strerror}" if e.filename else f"error checking context: {e}"
+
+
 def _tarinfo(tf: tarfile.TarFile, full: str, name: str) -> tarfile.TarInfo:
     info = tf.gettarinfo(full, name)
     info.uid = info.gid = 0
@@ -306,7 +316,10 @@ def _incremental_build(client: Any, params: dict[str, Any], local: _LocalContext
     from dockyard.client.errors import APIError
 
     key = contextsync.context_key(local.root)
-    manifest, paths = local.manifest()
+    try:
+        manifest, paths = local.manifest()
+    except OSError as e:
+        raise StatusError(_context_error(e), 1) from None
     try:
         answer = client._send("POST", "/dockyard/build/context", {"key": key}, data=manifest,  # noqa: SLF001
                               headers={"Content-Type": "application/json"})
