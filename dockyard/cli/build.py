@@ -21,6 +21,7 @@ import stat
 import sys
 import tarfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from dockyard.cli.command import Cli, StatusError
@@ -94,7 +95,7 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
             root = os.path.abspath(source)
             if not absolute.startswith(root + os.sep):
                 # A Dockerfile outside the context travels inside the tar under a fresh name.
-                stdin_dockerfile = open(absolute, "rb").read()
+                stdin_dockerfile = Path(absolute).read_bytes()
                 dockerfile_name = f"__dockerfile-dockyard-{secrets.token_hex(6)}"
             else:
                 dockerfile_name = os.path.relpath(absolute, root).replace(os.sep, "/")
@@ -199,10 +200,10 @@ class _LocalContext:
         for name in (dockerfile + ".dockerignore", ".dockerignore"):
             path = os.path.join(root, name)
             if dockerfile_bytes is None and os.path.isfile(path):
-                patterns = read_patterns(open(path, "rb").read())
+                patterns = read_patterns(Path(path).read_bytes())
                 break
             if dockerfile_bytes is not None and name == ".dockerignore" and os.path.isfile(path):
-                patterns = read_patterns(open(path, "rb").read())
+                patterns = read_patterns(Path(path).read_bytes())
         self.matcher = Matcher(patterns)
         self.error = ""  # why the context could not be read in full, if it could not
 
