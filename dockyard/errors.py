@@ -62,3 +62,11 @@ def json_input(text: str | bytes, kind: type, what: str) -> object:
     if not isinstance(value, kind):
         raise InvalidParameter(f"{what}: expected a JSON {'object' if kind is dict else 'list'}")
     return value
+
+
+def check_filter_keys(filters: dict, allowed: tuple[str, ...], message: str = "invalid filter") -> None:
+    """Refuse a filter key the endpoint does not know (Docker's `<message> 'key'`): an
+    ignored filter would widen what a prune removes."""
+    for key in filters:
+        if key not in allowed:
+            raise InvalidParameter(f"{message} '{key}'")

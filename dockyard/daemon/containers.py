@@ -30,12 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.daemon import cgroups, etcfiles, logrotate, names, stats, userns
-from dockyard.daemon.create import log_size_limit, new_record, validate_restart_policy
+from dockyard.daemon import cgroups, etcfiles, logrotate, names, rwlayer, stats, userns
+from dockyard.daemon.create import (
+    log_size_limit,
+    new_record,
+    validate_resources,
+    validate_restart_policy,
+)
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
 from dockyard.diskusage import tree_size
-from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, check_filter_keys
 from dockyard.oci import build_spec
 from dockyard.oci.spec import resources_of
 from dockyard.runtime import RuntimeFailure, read_log_batches
@@ -163,6 +168,7 @@ class ContainerService:
              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         records = sorted(self._records.values(), key=lambda r: r["Created"], reverse=True)
         filters = filters or {}
+        check_list_filters(filters)
         if not all and not limit and not ({"status", "exited"} & filters.keys()):
             records = [r for r in records if r["State"]["Running"]]
         records = [r for r in records if self._matches(r, filters)]
@@ -348,6 +354,11 @@ class ContainerService:
                     raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
                 host_config["RestartPolicy"] = validate_restart_policy(policy)
             try:
+                validate_resources(host_config)
+            except InvalidParameter:
+                record["HostConfig"] = previous
+                raise
+            try:
                 if record["State"]["Running"]:
                     await self._runtime.update(record["Id"], resources_of(record))
                 await self._persist(record)
@@ -421,6 +432,7 @@ class ContainerService:
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         """`docker container prune`: remove stopped containers matching `filters`
         (`until`, `label`, `label!`)."""
+        check_filter_keys(filters, ("until", "label", "label!"), "Invalid filter")
         cutoff = None
         if filters.get("until"):
             cutoff = _until_cutoff(filters["until"][0])
@@ -547,17 +559,19 @@ class ContainerService:
                 watcher.cancel()
 
     @contextlib.asynccontextmanager
-    async def rootfs(self, ref: str) -> AsyncIterator[tuple[dict[str, Any], Path]]:
+    async def rootfs(self, ref: str, *, with_mounts: bool = False) -> AsyncIterator[tuple[dict[str, Any], Path]]:
         """The container's merged root filesystem as the host sees it, with the container's
         lock held: the live mount of a running container, or a temporary overlay mount of a
-        stopped one (unmounted afterwards). Mounts inside the container (volumes, binds)
-        are not part of it."""
+        stopped one (unmounted afterwards). Mounts inside the container (volumes, binds,
+        /etc/hosts…) are not part of it, unless `with_mounts` and the container runs: then
+        it is the container's own view (`/proc/<pid>/root`, which `docker cp` needs)."""
         record = self.get(ref)
         cid = record["Id"]
         live = self._live[cid]
         async with live.lock:
             if record["State"]["Running"]:
-                yield record, self._rootfs_dir(cid)
+                pid = record["State"].get("Pid") or 0
+                yield record, Path(f"/proc/{pid}/root") if with_mounts and pid > 0 else self._rootfs_dir(cid)
                 return
             target = self._config.exec_root / "rootfs" / f"{cid}.view"
             lowerdirs = await asyncio.to_thread(self._images.lowerdirs, record["Image"])
@@ -799,7 +813,9 @@ class ContainerService:
         await asyncio.to_thread(self._db.put_container, copy.deepcopy(record))
 
     def _prepare_dirs(self, record: dict[str, Any]) -> None:
-        snapshots.prepare_rw(self._container_dir(record["Id"]), self._rw_owner)
+        directory = self._container_dir(record["Id"])
+        snapshots.prepare_rw(directory, self._rw_owner)
+        rwlayer.add_init_files(directory / "diff", self._images.lowerdirs(record["Image"]), self._rw_owner)
 
     @property
     def _rw_owner(self) -> tuple[int, int] | None:
@@ -852,7 +868,8 @@ class ContainerService:
             "Names": [record["Name"]],
             "Image": config.get("Image", ""),
             "ImageID": record["Image"],
-            "Command": " ".join([record["Path"]] + list(record["Args"])),
+            # Docker quotes the arguments holding spaces (not the path), and only those.
+            "Command": " ".join([record["Path"]] + [f"'{a}'" if " " in a else a for a in record["Args"]]),
             "Created": int(parse_rfc3339(record["Created"])),
             "Ports": summary_ports(record),
             "Labels": config.get("Labels") or {},
@@ -867,6 +884,7 @@ class ContainerService:
         return summary
 
     def _matches(self, record: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+        """Whether a container passes `ps` filters (values checked by `check_list_filters`)."""
         state = record["State"]
         for key, values in filters.items():
             if not values:
@@ -878,7 +896,7 @@ class ContainerService:
             elif key == "status":
                 ok = state["Status"] in values
             elif key == "exited":
-                ok = state["Status"] == "exited" and str(state["ExitCode"]) in values
+                ok = state["Status"] == "exited" and state["ExitCode"] in [int(v) for v in values]
             elif key == "label":
                 labels = record["Config"].get("Labels") or {}
                 ok = all(_label_matches(labels, v) for v in values)
@@ -889,6 +907,19 @@ class ContainerService:
             elif key in ("before", "since"):
                 pivot = self.get(values[0])
                 ok = (record["Created"] < pivot["Created"]) if key == "before" else (record["Created"] > pivot["Created"])
+            elif key == "volume":
+                ok = any(v in (m.get("Name"), m.get("Source"), m.get("Destination"))
+                         for m in record.get("Mounts") or [] for v in values)
+            elif key == "network":
+                networks = record["NetworkSettings"].get("Networks") or {}
+                ok = any(v == name or (n.get("NetworkID") or "").startswith(v)
+                         for name, n in networks.items() for v in values)
+            elif key in ("publish", "expose"):
+                ports = set(record["HostConfig"].get("PortBindings") or {}) if key == "publish" \
+                    else set(record["Config"].get("ExposedPorts") or {})
+                ok = any(port in ports for v in values for port in _filter_ports(v))
+            elif key == "is-task":
+                ok = values[0] == "false"  # no swarm tasks here
             else:
                 raise InvalidParameter(f"invalid filter '{key}'")
             if not ok:
@@ -985,3 +1016,37 @@ def _until_cutoff(value: str) -> float:
         return parse_rfc3339(value)
     except ValueError:
         raise InvalidParameter(f"invalid until filter: {value}") from None
+
+
+_STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+_HEALTH = ("starting", "healthy", "unhealthy", "none")
+
+
+def check_list_filters(filters: dict[str, list[str]]) -> None:
+    """Refuse `ps` filter values Docker refuses, before anything is listed."""
+    for value in filters.get("status", []):
+        if value not in _STATES:
+            raise InvalidParameter(f"invalid filter 'status={value}'")
+    for value in filters.get("health", []):
+        if value not in _HEALTH:
+            raise InvalidParameter(f"Unrecognised filter value for health: {value}")
+    for value in filters.get("exited", []):
+        if not value.lstrip("-").isdigit():
+            raise InvalidParameter(f"invalid filter 'exited={value}'")
+    for key in ("publish", "expose"):
+        for value in filters.get(key, []):
+            _filter_ports(value)
+    for value in filters.get("is-task", []):
+        if value not in ("true", "false"):
+            raise InvalidParameter(f"invalid filter 'is-task={value}'")
+
+
+def _filter_ports(value: str) -> list[str]:
+    """`80`, `80/udp`, `8000-8080/tcp` as the `port/proto` keys they name."""
+    spec, _, proto = value.partition("/")
+    start, _, end = spec.partition("-")
+    try:
+        first, last = int(start), int(end or start)
+    except ValueError:
+        raise InvalidParameter(f"invalid filter '{value}'") from None
+    return [f"{port}/{proto or 'tcp'}" for port in range(first, last + 1)]

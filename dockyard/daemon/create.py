@@ -10,6 +10,7 @@ sets an Entrypoint without a Cmd.
 from __future__ import annotations
 
 import copy
+import os
 import secrets
 from typing import Any
 
@@ -79,6 +80,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
                container_dir: str) -> dict[str, Any]:
     """The record of a new container named `name` (with its leading slash)."""
     config = {k: copy.deepcopy(v) for k, v in body.items() if k not in _NOT_CONFIG}
+    validate_config(config)
     host_config = _host_config(body.get("HostConfig") or {})
     cid = secrets.token_hex(32)
     config = merge_image_config(config, image_config or {})
@@ -86,7 +88,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
         config["Hostname"] = cid[:12]
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     if not command:
-        raise InvalidParameter("no command specified")
+        raise InvalidParameter("No command specified")
     log_config = host_config.get("LogConfig") or {}
     if log_config.get("Type") in ("", None):
         log_config["Type"] = "json-file"
@@ -147,7 +149,10 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
     """Docker's merge of a create request's Config with the image's config."""
     merged = dict(config)
     merged["Env"] = merge_env(image.get("Env") or [], config.get("Env") or [])
-    if not config.get("Entrypoint"):
+    if config.get("Entrypoint") == [""]:
+        # `--entrypoint ''`: no entrypoint, and not the image's Cmd either (as dockerd)
+        merged["Entrypoint"] = None
+    elif not config.get("Entrypoint"):
         merged["Entrypoint"] = image.get("Entrypoint")
         if not config.get("Cmd"):
             merged["Cmd"] = image.get("Cmd")
@@ -220,6 +225,71 @@ def log_size_limit(host_config: dict[str, Any]) -> int:
     return int(value)
 
 
+# dockerd's floor for a memory limit (runc cannot start a container under it).
+MIN_MEMORY = 6 << 20
+_MIN_DURATION_NS = 1_000_000  # 1 ms: the shortest health check interval, timeout, start period
+
+
+def validate_resources(hc: dict[str, Any]) -> None:
+    """dockerd's checks of resource settings (create and update), so a limit the kernel
+    or runc would refuse is refused up front with Docker's message."""
+    memory, swap = hc.get("Memory") or 0, hc.get("MemorySwap") or 0
+    reservation = hc.get("MemoryReservation") or 0
+    if memory and memory < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    if memory > 0 and swap > 0 and swap < memory:
+        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if memory > 0 and reservation > 0 and memory < reservation:
+        raise InvalidParameter("Minimum memory limit can not be less than memory reservation limit, see usage")
+    available = sorted(os.sched_getaffinity(0))
+    nano = hc.get("NanoCpus") or 0
+    if nano < 0 or nano > len(available) * 10**9:
+        raise InvalidParameter(f"Range of CPUs is from 0.01 to {len(available)}.00, as there are only "
+                               f"{len(available)} CPUs available")
+    cpuset = hc.get("CpusetCpus") or ""
+    if cpuset:
+        try:
+            wanted = _cpu_list(cpuset)
+        except ValueError:
+            raise InvalidParameter(f"Invalid value {cpuset} for cpuset cpus") from None
+        if not wanted <= set(available):
+            listing = ",".join(str(c) for c in available)
+            raise InvalidParameter(f"Requested CPUs are not available - requested {cpuset}, available: {listing}")
+    oom = hc.get("OomScoreAdj") or 0
+    if not -1000 <= oom <= 1000:
+        raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """dockerd's checks of the create request's Config (before the image's is merged)."""
+    workdir = config.get("WorkingDir") or ""
+    if workdir and not workdir.startswith("/"):
+        raise InvalidParameter(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+    if config.get("StopSignal"):
+        from dockyard.daemon.signals import parse_signal
+
+        parse_signal(config["StopSignal"])
+    health = config.get("Healthcheck") or {}
+    for key, label in (("Interval", "Interval"), ("Timeout", "Timeout"), ("StartPeriod", "StartPeriod")):
+        value = health.get(key) or 0
+        if value and value < _MIN_DURATION_NS:
+            raise InvalidParameter(f"{label} in Healthcheck cannot be less than 1ms")
+    if (health.get("Retries") or 0) < 0:
+        raise InvalidParameter("Retries in Healthcheck cannot be negative")
+
+
+def _cpu_list(text: str) -> set[int]:
+    """`0-2,4` as {0, 1, 2, 4}; ValueError when malformed."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.partition("-")
+        start, end = int(first), int(last) if dash else int(first)
+        if start < 0 or end < start:
+            raise ValueError(text)
+        cpus.update(range(start, end + 1))
+    return cpus
+
+
 def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(requested, dict):
         raise InvalidParameter("HostConfig must be an object")
@@ -236,6 +306,7 @@ def _host_config(requested: dict[str, Any]) -> dict[str, Any]:
         host_config["ShmSize"] = _DEFAULT_HOSTCONFIG["ShmSize"]
     elif host_config["ShmSize"] < 0:
         raise InvalidParameter("SHM size can not be less than 0")
+    validate_resources(host_config)
     return host_config
 
 

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.oci.spec import build_exec_process
 from dockyard.runtime import RuntimeFailure
 
@@ -105,19 +105,22 @@ class ExecService:
         if console_size:
             config["ConsoleSize"] = console_size
         instance.started = True
-        async with self._containers.rootfs(record["Id"]) as (_, rootfs):
-            base = (await self._runtime.read_spec(record["Id"]))["process"]
-            process = build_exec_process(base, record, config, rootfs=str(rootfs))
         try:
+            async with self._containers.rootfs(record["Id"]) as (_, rootfs):
+                base = (await self._runtime.read_spec(record["Id"]))["process"]
+                process = build_exec_process(base, record, config, rootfs=str(rootfs))
             session = await self._runtime.exec(
                 record["Id"], process, tty=bool(config.get("Tty")),
                 stdin=bool(config.get("AttachStdin")) and not detach, attach=not detach,
                 exec_id=instance.id)
-        except RuntimeFailure as e:
+        except (RuntimeFailure, DockyardError) as e:
+            # Never started (no such user, no such binary…): Docker's 126.
             instance.exit_code = EXEC_START_FAILED
             instance.done.set()
             self._forget_running(instance)
-            raise InvalidParameter(f"OCI runtime exec failed: {e}: unknown") from None
+            if isinstance(e, RuntimeFailure):
+                raise InvalidParameter(f"OCI runtime exec failed: {e}: unknown") from None
+            raise
         instance.session = session
         instance.pid = session.pid
         instance.running = True

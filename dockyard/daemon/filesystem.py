@@ -5,9 +5,11 @@
 Every path is resolved inside the container's root (`rootpath.Root`): a symlink in the
 container, absolute or full of `..`, leads somewhere in the container, never to the host.
 The container's lock is held while its files are read or written (`ContainerService.rootfs`):
-a running container is reached through its live mount, so a copy into it is visible at
-once; a stopped one is mounted for the time of the request. Mounts inside the container
-(volumes, binds) are not in that view.
+`cp` of a path inside a volume, a bind mount or /etc/hosts (…) reaches a running container
+through its own view of its files (`/proc/<pid>/root`); other paths through its live
+overlay mount (a copy in is visible at once). A stopped container is mounted for the time
+of the request, without its mounts. `export`, `diff` and
+`commit` see the container's own layers only, as Docker's do.
 
 The path rules are Docker's: a path is made absolute and cleaned (`..` lexically, never
 above `/`); a trailing `/` or `/.` means "follow the last component" and, with `/.`, "the
@@ -66,7 +68,7 @@ class ContainerFiles:
 
     async def stat(self, ref: str, path: str) -> dict[str, Any]:
         """Docker's stat of `path` in the container (`HEAD …/archive`)."""
-        async with self._containers.rootfs(ref) as (_record, rootfs):
+        async with self._containers.rootfs(ref, with_mounts=self._in_mount(ref, path)) as (_record, rootfs):
             return await asyncio.to_thread(_stat_path, rootfs, path, ref)
 
     @contextlib.asynccontextmanager
@@ -74,7 +76,7 @@ class ContainerFiles:
         """The stat of `path` and a writer of its tar, valid inside the block (the
         container's lock is held and a stopped container stays mounted until it ends).
         What was looked up stays open, so the tar is of what the stat described."""
-        async with self._containers.rootfs(ref) as (record, rootfs):
+        async with self._containers.rootfs(ref, with_mounts=self._in_mount(ref, path)) as (record, rootfs):
             target = await asyncio.to_thread(_Target.open, rootfs, path, ref, self._idmap)
             try:
                 yield target.info, target.write
@@ -88,8 +90,8 @@ class ContainerFiles:
         directory `path` of the container (`PUT …/archive`)."""
         if not path:
             raise InvalidParameter("path cannot be empty")
-        async with self._containers.rootfs(ref) as (record, rootfs):
-            if record["HostConfig"].get("ReadonlyRootfs"):
+        async with self._containers.rootfs(ref, with_mounts=self._in_mount(ref, path)) as (record, rootfs):
+            if record["HostConfig"].get("ReadonlyRootfs") and not self._in_mount(ref, path):
                 raise Forbidden("container rootfs is marked read-only")
             await asyncio.to_thread(_extract, rootfs, path, ref, stream, no_overwrite_dir_non_dir,
                                     record["Config"].get("User") if copy_uid_gid else None, self._idmap)
@@ -124,6 +126,17 @@ class ContainerFiles:
     async def commit(self, ref: str, **options: Any) -> str:
         """A new image from the container (see `commit.commit`); returns its ID."""
         return await commit_verb.commit(self._containers, self._images, self._events, ref, **options)
+
+    def _in_mount(self, ref: str, path: str) -> bool:
+        """Whether `path` (as asked, before symlinks) lies in something mounted into the
+        container (a volume, a bind mount, /etc/hosts…): then a running container is read
+        through its own view; otherwise through its layers, which keeps the runtime's
+        /proc, /sys and /dev out of an archive of `/`, as in Docker's."""
+        record = self._containers.get(ref)
+        cleaned = posixpath.normpath("/" + path.lstrip("/"))  # (normpath keeps a leading //)
+        mounts = [m.get("Destination") or "" for m in record.get("Mounts") or []]
+        mounts += ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
+        return any(m and (cleaned == m or cleaned.startswith(m.rstrip("/") + "/")) for m in mounts)
 
     @property
     def _idmap(self) -> IDMap:

@@ -62,7 +62,9 @@ class Root:
     root, and `treetar.extract` maps owners with it."""
 
     def __init__(self, path: str | Path, idmap: IDMap = IDENTITY):
-        self.fd = os.open(path, _DIR_FLAGS)
+        # The root itself is the daemon's choice, never the container's, and may be the
+        # /proc/<pid>/root link: followed. Nothing below it is (see _Walk).
+        self.fd = os.open(path, _DIR_FLAGS & ~os.O_NOFOLLOW)
         self.idmap = idmap
 
     def close(self) -> None:

@@ -41,6 +41,35 @@ _CAPABILITY_XATTR = "security.capability"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def add_init_files(upper: Path, lowers: list[Path], owner: tuple[int, int] | None = None) -> None:
+    """Put in a new container's upper directory what Docker's init layer gives every
+    container the image does not have: `/.dockerenv` (scripts test for it to know they
+    run in a container) and `/etc/mtab` → `/proc/mounts`. Both are placeholders here,
+    left out of diff and commit like runc's mount points."""
+    view = LowerView(lowers)
+    made: list[Path] = []
+    if view.lstat(".dockerenv") is None:
+        path = upper / ".dockerenv"
+        path.touch(mode=0o755)
+        made.append(path)
+    etc = view.lstat("etc")
+    if view.lstat("etc/mtab") is None and (etc is None or stat.S_ISDIR(etc.st_mode)):
+        if not (upper / "etc").exists():
+            # Over the image's /etc, the upper directory shows with its own mode and owner.
+            (upper / "etc").mkdir()
+            if etc is not None:
+                os.chmod(upper / "etc", stat.S_IMODE(etc.st_mode))
+                os.chown(upper / "etc", etc.st_uid, etc.st_gid)
+            else:
+                os.chmod(upper / "etc", 0o755)
+                made.append(upper / "etc")
+        os.symlink("/proc/mounts", upper / "etc" / "mtab")
+        made.append(upper / "etc" / "mtab")
+    if owner is not None:
+        for path in made:
+            os.lchown(path, *owner)
+
+
 def changes(upper: Path, lowers: list[Path]) -> list[dict[str, Any]]:
     """Docker's `[{"Path": "/etc", "Kind": 0}, …]` for an upper directory over `lowers`
     (top-most first)."""

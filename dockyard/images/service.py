@@ -34,7 +34,7 @@ from dockyard.config import DaemonConfig
 from dockyard.content.store import ContentStore
 from dockyard.distribution import reference
 from dockyard.distribution.reference import Reference
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound, check_filter_keys
 from dockyard.images.changes import apply_changes
 from dockyard.images.platform import (
     ZERO_TIME,
@@ -362,9 +362,7 @@ class ImageService:
     ) -> dict[str, Any]:
         """`docker image prune`: dangling images (all unused ones with dangling=false)."""
         filters = {k: list(v) for k, v in (filters or {}).items() if v}
-        for key in filters:
-            if key not in ("dangling", "label", "label!", "until"):
-                raise InvalidParameter(f"invalid filter '{key}'")
+        check_filter_keys(filters, ("dangling", "label", "label!", "until"))
         dangling_only = _bool_filter(filters, "dangling") is not False
         _, until = self._time_bounds({"until": filters.get("until", [])})
         deleted: list[dict[str, str]] = []

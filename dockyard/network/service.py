@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.daemon import etcfiles
 from dockyard.daemon.userns import container_idmap
-from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
+from dockyard.errors import (
+    Conflict,
+    DockyardError,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    check_filter_keys,
+)
 from dockyard.network import bridge, dockercompat, ipam, netns, nftables, ports
 from dockyard.network import settings as shapes
 from dockyard.network.dns import DNSServer
@@ -395,9 +402,7 @@ class NetworkService:
 
     async def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         filters = filters or {}
-        for key in filters:
-            if key not in ("until", "label", "label!"):
-                raise InvalidParameter(f"invalid filter '{key}'")
+        check_filter_keys(filters, ("until", "label", "label!"))
         until = _until(filters.get("until"))
         deleted = []
         for network in list(self._networks.values()):
@@ -475,6 +480,15 @@ class NetworkService:
     # ── container lifecycle hook ──────────────────────────────────────────────────────
 
     async def on_create(self, record: dict[str, Any]) -> None:
+        """Lifecycle hook: check and record the new container's networking. A network
+        or container it names that does not exist is a 400 here, not a 404: the docker CLI
+        takes any 404 from create for a missing image and goes to pull it."""
+        try:
+            await self._on_create(record)
+        except NotFound as e:
+            raise InvalidParameter(e.message) from None
+
+    async def _on_create(self, record: dict[str, Any]) -> None:
         config, host_config = record["Config"], record["HostConfig"]
         try:
             etcfiles.validate_extra_hosts(host_config.get("ExtraHosts") or [])

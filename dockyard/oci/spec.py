@@ -188,7 +188,7 @@ def with_process(ctr: dict[str, Any]) -> SpecOpt:
         config, hc = _config(ctr), _hc(ctr)
         path = ctr.get("Path") or ""
         if not path:
-            raise InvalidParameter("no command specified")
+            raise InvalidParameter("No command specified")
         process = spec["process"]
         process["args"] = [path, *(ctr.get("Args") or [])]
         tty = bool(config.get("Tty"))
@@ -705,13 +705,13 @@ def _default_mounts(hc: dict[str, Any]) -> list[dict[str, Any]]:
          "options": ["ro", "nosuid", "noexec", "nodev"]},
     ]
     ipc = hc.get("IpcMode") or "private"
-    if ipc == "host":
-        # The host's IPC namespace: its POSIX queues and shared memory, by bind mount.
-        mounts.append(bind_mount("/dev/mqueue", "/dev/mqueue"))
-        mounts.append(bind_mount("/dev/shm", "/dev/shm"))
-        return mounts
+    # An mqueue file system shows the queues of the IPC namespace it is mounted in: with
+    # --ipc host, the host's (which need not have /dev/mqueue mounted itself).
     mounts.append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                    "options": ["nosuid", "noexec", "nodev"]})
+    if ipc == "host":
+        mounts.append(bind_mount("/dev/shm", "/dev/shm"))  # the host's shared memory
+        return mounts
     if ipc != "none":
         mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                        "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]})

@@ -119,7 +119,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if e.status >= 500:
             log.error("%s %s: %s", request.method, request.path, e.message)
         if _response_started(request):
-            raise  # aiohttp then drops the connection: the client sees the stream cut short
+            # Too late for an error response: drop the connection, so the client sees the
+            # stream cut short (aiohttp then skips the response below quietly).
+            log.debug("%s %s: %s, after the response began", request.method, request.path, e.message)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=e.status)
         return json_response({"message": e.message}, e.status)
     except web.HTTPNotFound:
         return json_response({"message": "page not found"}, 404)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import snapshots
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound, check_filter_keys
 from dockyard.snapshots import _sys
 from dockyard.volumes import copyup, specs
 from dockyard.volumes.specs import ANONYMOUS_LABEL, BIND, LOCAL_DRIVER, TMPFS, VOLUME, MountSpec
@@ -132,9 +132,7 @@ class VolumeService:
         """`POST /volumes/prune`: unused anonymous volumes, or every unused one with the
         `all` filter (what API versions before 1.42 always did)."""
         filters = filters or {}
-        for key in filters:
-            if key not in ("label", "label!", "all"):
-                raise InvalidParameter(f"Invalid filter '{key}'")
+        check_filter_keys(filters, ("label", "label!", "all"), "Invalid filter")
         prune_all = all_by_default
         for value in filters.get("all", []):
             if value.lower() in _TRUE:

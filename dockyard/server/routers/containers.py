@@ -79,8 +79,11 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
         tty = bool(record["Config"].get("Tty"))
         timestamps = boolean(request, "timestamps")
+        # As dockerd: anything but a non-negative number (all, -1, abc) is every line.
         tail_text = request.query.get("tail", "all")
-        tail = None if tail_text in ("", "all") else _int_param("tail", tail_text)
+        tail = int(tail_text) if tail_text.isdigit() else None
+        # --details: each line after its attributes (none are kept here) and a space.
+        details = boolean(request, "details")
         response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
         await response.prepare(request)
         wanted = {"stdout": want_out, "stderr": want_err}
@@ -88,7 +91,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
                                            since=_time_param(request, "since"),
                                            until=_time_param(request, "until"), tail=tail,
                                            with_time=timestamps):
-            chunk = encode_log_batch(batch, wanted, tty=tty, timestamps=timestamps)
+            chunk = encode_log_batch(batch, wanted, tty=tty, timestamps=timestamps, details=details)
             if chunk:
                 await response.write(chunk)
         await response.write_eof()
@@ -177,7 +180,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
     ]
 
 
-def encode_log_batch(batch: list[Any], wanted: dict[str, bool], *, tty: bool, timestamps: bool) -> bytes:
+def encode_log_batch(batch: list[Any], wanted: dict[str, bool], *, tty: bool, timestamps: bool,
+                     details: bool = False) -> bytes:
     """Log records as the bytes of a logs/attach stream: raw on a TTY, else stdcopy frames,
     one frame per run of lines on the same stream (clients split lines themselves)."""
     parts: list[bytes] = []
@@ -190,7 +194,8 @@ def encode_log_batch(batch: list[Any], wanted: dict[str, bool], *, tty: bool, ti
             parts.append(b"".join(run) if tty else stdcopy.frame(stdcopy.STREAM_NUMBERS[run_stream], b"".join(run)))
             run = []
         run_stream = entry.stream
-        run.append(entry.time.encode() + b" " + entry.data if timestamps else entry.data)
+        data = b" " + entry.data if details else entry.data
+        run.append(entry.time.encode() + b" " + data if timestamps else data)
     if run:
         parts.append(b"".join(run) if tty else stdcopy.frame(stdcopy.STREAM_NUMBERS[run_stream], b"".join(run)))
     return b"".join(parts)
