@@ -64,7 +64,7 @@ def json_input(text: str | bytes, kind: type, what: str) -> object:
     return value
 
 
-def check_filter_keys(filters: dict, allowed: tuple[str, ...], message: str = "invalid filter") -> None:
+def check_filter_keys(filters: dict, allowed: tuple[str, ...], message: str = "Invalid filter") -> None:
     """Refuse a filter key the endpoint does not know (Docker's `<message> 'key'`): an
     ignored filter would widen what a prune removes."""
     for key in filters:

@@ -46,7 +46,13 @@ from dockyard.builder.contextcache import ContextCache
 from dockyard.builder.parser import parse
 from dockyard.diskusage import tree_size
 from dockyard.distribution import reference
-from dockyard.errors import DockyardError, InvalidParameter, NotFound, stream_error
+from dockyard.errors import (
+    DockyardError,
+    InvalidParameter,
+    NotFound,
+    check_filter_keys,
+    stream_error,
+)
 from dockyard.images.platform import now_rfc3339
 
 if TYPE_CHECKING:
@@ -157,8 +163,12 @@ class BuildService:
         `keep_storage` bytes), remove the cache mounts, and delete the untagged
         intermediate images nothing else uses. Without `all`, only records whose image
         is no longer the parent chain of a tagged image are pruned (Docker keeps the
-        cache of images in use unless -a)."""
+        cache of images in use unless -a). Cache records carry no labels: a `label`
+        filter (`system prune --filter label=…` passes it on) matches none of them."""
         filters = filters or {}
+        check_filter_keys(filters, ("until", "label", "label!"))
+        if filters.get("label"):
+            return {"CachesDeleted": None, "SpaceReclaimed": 0}
         cutoff = None
         if filters.get("until"):
             from dockyard.units import parse_rfc3339

@@ -210,7 +210,13 @@ class ContainerService:
         cid = record["Id"]
         try:
             await asyncio.to_thread(self._prepare_dirs, record)
-            await self.hooks.on_create(record)
+            try:
+                await self.hooks.on_create(record)
+            except NotFound as e:
+                # A network, container or volume the request names is missing: a 400, as
+                # dockerd answers. Only a missing image may be a 404 here: the docker CLI
+                # takes any 404 from create for one and goes to pull the image.
+                raise InvalidParameter(e.message) from None
             await asyncio.to_thread(self._write_files, record)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, self._container_dir(cid), True)
@@ -218,7 +224,10 @@ class ContainerService:
         self._records[cid] = record
         self._live[cid] = _Live()
         self._emit(record, "create")
-        return {"Id": cid, "Warnings": []}
+        warnings = []
+        if record["HostConfig"].get("NetworkMode") == "host" and record["HostConfig"].get("PortBindings"):
+            warnings.append("Published ports are discarded when using host network mode")
+        return {"Id": cid, "Warnings": warnings}
 
     async def start(self, ref: str) -> None:
         record = self.get(ref)
@@ -432,7 +441,7 @@ class ContainerService:
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         """`docker container prune`: remove stopped containers matching `filters`
         (`until`, `label`, `label!`)."""
-        check_filter_keys(filters, ("until", "label", "label!"), "Invalid filter")
+        check_filter_keys(filters, ("until", "label", "label!"))
         cutoff = None
         if filters.get("until"):
             cutoff = _until_cutoff(filters["until"][0])
@@ -521,6 +530,8 @@ class ContainerService:
                    tail: int | None, with_time: bool = True) -> AsyncIterator[list[Any]]:
         """The container's log records (runtime.LogRecord), in batches."""
         record = self.get(ref)
+        if not record["LogPath"]:
+            raise InvalidParameter("configured logging driver does not support reading")
         live = self._live[record["Id"]]
         stop = asyncio.Event()
         if follow and record["State"]["Running"]:
@@ -613,7 +624,7 @@ class ContainerService:
             pid = await self._runtime.create(cid, spec, tty=bool(config.get("Tty")),
                                        stdin=bool(config.get("OpenStdin")),
                                        stdin_once=bool(config.get("StdinOnce")),
-                                       log_path=Path(record["LogPath"]),
+                                       log_path=Path(record["LogPath"]) if record["LogPath"] else None,
                                        log_size_max=log_size_limit(record["HostConfig"]))
         except BaseException as e:
             await self.hooks.after_exit(record)
@@ -833,7 +844,8 @@ class ContainerService:
 
     def _write_files(self, record: dict[str, Any]) -> None:
         etcfiles.write_all(record)
-        Path(record["LogPath"]).touch()
+        if record["LogPath"]:
+            Path(record["LogPath"]).touch()
         self._db.put_container(copy.deepcopy(record))
 
     def _delete_files(self, cid: str) -> None:
@@ -921,7 +933,7 @@ class ContainerService:
             elif key == "is-task":
                 ok = values[0] == "false"  # no swarm tasks here
             else:
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
             if not ok:
                 return False
         return True
@@ -1026,19 +1038,19 @@ def check_list_filters(filters: dict[str, list[str]]) -> None:
     """Refuse `ps` filter values Docker refuses, before anything is listed."""
     for value in filters.get("status", []):
         if value not in _STATES:
-            raise InvalidParameter(f"invalid filter 'status={value}'")
+            raise InvalidParameter(f"Invalid filter 'status={value}'")
     for value in filters.get("health", []):
         if value not in _HEALTH:
             raise InvalidParameter(f"Unrecognised filter value for health: {value}")
     for value in filters.get("exited", []):
         if not value.lstrip("-").isdigit():
-            raise InvalidParameter(f"invalid filter 'exited={value}'")
+            raise InvalidParameter(f'strconv.Atoi: parsing "{value}": invalid syntax')
     for key in ("publish", "expose"):
         for value in filters.get(key, []):
             _filter_ports(value)
     for value in filters.get("is-task", []):
         if value not in ("true", "false"):
-            raise InvalidParameter(f"invalid filter 'is-task={value}'")
+            raise InvalidParameter(f"Invalid filter 'is-task=[{value}]'")
 
 
 def _filter_ports(value: str) -> list[str]:
@@ -1048,5 +1060,5 @@ def _filter_ports(value: str) -> list[str]:
     try:
         first, last = int(start), int(end or start)
     except ValueError:
-        raise InvalidParameter(f"invalid filter '{value}'") from None
+        raise InvalidParameter(f"Invalid filter '{value}'") from None
     return [f"{port}/{proto or 'tcp'}" for port in range(first, last + 1)]

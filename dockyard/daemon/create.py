@@ -92,12 +92,13 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
     log_config = host_config.get("LogConfig") or {}
     if log_config.get("Type") in ("", None):
         log_config["Type"] = "json-file"
-    if log_config["Type"] not in ("json-file", "local", "k8s-file"):
+    if log_config["Type"] not in ("json-file", "local", "k8s-file", "none"):
         raise InvalidParameter(f"logger: no log driver named '{log_config['Type']}' is registered")
     # conmon writes the log (in its k8s-file format); it serves every API the json-file
     # driver serves, so clients that check for json-file (docker-py's run()) read it.
-    host_config["LogConfig"] = {"Type": "json-file" if log_config["Type"] != "k8s-file" else "k8s-file",
-                                "Config": dict(log_config.get("Config") or {})}
+    # `none` keeps no log at all (attach still sees the output).
+    kind = log_config["Type"] if log_config["Type"] in ("k8s-file", "none") else "json-file"
+    host_config["LogConfig"] = {"Type": kind, "Config": dict(log_config.get("Config") or {})}
     log_size_limit(host_config)  # refuse a bad max-size now, not at start
     logrotate.validate({"HostConfig": host_config})
     return {
@@ -122,7 +123,7 @@ def new_record(body: dict[str, Any], *, name: str, image_id: str, image_config: 
         "ResolvConfPath": f"{container_dir}/{cid}/resolv.conf",
         "HostnamePath": f"{container_dir}/{cid}/hostname",
         "HostsPath": f"{container_dir}/{cid}/hosts",
-        "LogPath": f"{container_dir}/{cid}/ctr.log",
+        "LogPath": f"{container_dir}/{cid}/ctr.log" if host_config["LogConfig"]["Type"] != "none" else "",
         "Name": name,
         "RestartCount": 0,
         "Driver": "overlay2",

@@ -129,7 +129,7 @@ class Daemon:
             "Images": len(images),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", _fs_type(self.config.data_root)]],
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
                         "Authorization": None, "Log": ["json-file", "k8s-file", "local"]},
             "MemoryLimit": True,
             "SwapLimit": Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
@@ -172,6 +172,9 @@ class Daemon:
             "InitBinary": "tini",
             "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=userns"] if self.config.userns_remap else []),
             "Warnings": [],
+            # No swarm mode here; scripts test LocalNodeState for "active".
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
         }
 
     def _registry_config(self) -> dict[str, Any]:

@@ -49,15 +49,16 @@ def write_all(record: dict[str, Any], host_resolv: str = HOST_RESOLV) -> None:
 
 def write_files(record: dict[str, Any], *, address: str | None = None,
                 host_gateway: str | None = None, embedded_dns: bool = False,
-                host_resolv: str = HOST_RESOLV, host_hosts: str = HOST_HOSTS) -> None:
+                host_resolv: str = HOST_RESOLV, host_hosts: str = HOST_HOSTS,
+                more_hosts: list[str] = ()) -> None:
     """Write the three files of `record` (nothing for `--network container:…`, whose
-    files are the other container's)."""
+    files are the other container's); `more_hosts` are extra hosts lines (links)."""
     mode = network_mode(record)
     if mode.startswith("container:"):
         return
     config, host_config = record["Config"], record["HostConfig"]
     hostname = config.get("Hostname") or record["Id"][:12]
-    extra = extra_host_lines(host_config.get("ExtraHosts") or [], host_gateway)
+    extra = extra_host_lines(host_config.get("ExtraHosts") or [], host_gateway) + list(more_hosts)
     if mode == "host":
         hosts = host_hosts_content(host_hosts, extra)
     else:

@@ -60,7 +60,7 @@ class LogRotator:
 
     async def after_exit(self, record: dict[str, Any]) -> None:
         task = self._tasks.pop(record["Id"], None)
-        if task:
+        if task and record["LogPath"]:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task

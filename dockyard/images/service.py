@@ -226,7 +226,7 @@ class ImageService:
         filters = {k: list(v) for k, v in (filters or {}).items() if v}
         for key in filters:
             if key not in _IMAGE_FILTERS:
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
         dangling = _bool_filter(filters, "dangling")
         bounds = self._time_bounds(filters)
         patterns = filters.get("reference", [])
@@ -347,12 +347,17 @@ class ImageService:
             self._delete(image_id, records, released, force, prune, quiet, containers_using)
         candidates = [c for image, chains in released.items() for c in (image, *chains)]
         removed = set(self._collect(candidates))
-        # Docker lists each deleted image's released layers (top first) right after it.
+        # Docker lists each deleted image's released layers (top first) right after it,
+        # each layer once (a parent pruned with its child shares the child's lower layers).
         out: list[dict[str, str]] = []
+        listed: set[str] = set()
         for item in records:
             out.append(item)
             if "Deleted" in item:
-                out.extend({"Deleted": c} for c in released.get(item["Deleted"], []) if c in removed)
+                for chain in released.get(item["Deleted"], []):
+                    if chain in removed and chain not in listed:
+                        listed.add(chain)
+                        out.append({"Deleted": chain})
         return out
 
     def prune(
@@ -895,9 +900,9 @@ def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
         elif v in ("false", "0"):
             result.add(False)
         else:
-            raise InvalidParameter(f"invalid filter '{key}={v}'")
+            raise InvalidParameter(f"Invalid filter '{key}={v}'")
     if len(result) > 1:
-        raise InvalidParameter(f"invalid filter '{key}': conflicting values")
+        raise InvalidParameter(f"Invalid filter '{key}': conflicting values")
     return result.pop()
 
 
@@ -973,7 +978,7 @@ def _until_ns(value: str) -> int:
     try:
         return time.time_ns() - parse_duration(value)
     except InvalidParameter:
-        raise InvalidParameter(f"invalid filter 'until={value}'") from None
+        raise InvalidParameter(f"Invalid filter 'until={value}'") from None
 
 
 class _SharedLock:

@@ -292,7 +292,7 @@ class NetworkService:
         filters = filters or {}
         for key in filters:
             if key not in ("dangling", "driver", "id", "label", "name", "scope", "type"):
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
         found = [n for n in self._networks.values() if self._matches(n, filters)]
         found.sort(key=lambda n: n.doc["Created"])
         return [self._doc(n, containers=False) for n in found]
@@ -480,21 +480,13 @@ class NetworkService:
     # ── container lifecycle hook ──────────────────────────────────────────────────────
 
     async def on_create(self, record: dict[str, Any]) -> None:
-        """Lifecycle hook: check and record the new container's networking. A network
-        or container it names that does not exist is a 400 here, not a 404: the docker CLI
-        takes any 404 from create for a missing image and goes to pull it."""
-        try:
-            await self._on_create(record)
-        except NotFound as e:
-            raise InvalidParameter(e.message) from None
-
-    async def _on_create(self, record: dict[str, Any]) -> None:
         config, host_config = record["Config"], record["HostConfig"]
         try:
             etcfiles.validate_extra_hosts(host_config.get("ExtraHosts") or [])
         except ValueError as e:
             raise InvalidParameter(str(e)) from None
         ports.validate(config, host_config)
+        host_config["Links"] = self._checked_links(record) or None
         for server in host_config.get("Dns") or []:
             _check_ip(server, "DNS server")
         # create.py left the request's EndpointsConfig in NetworkSettings.Networks.
@@ -616,6 +608,10 @@ class NetworkService:
         asker = self._sandboxes.get(sandbox_cid)
         if asker is None:
             return None
+        try:
+            links = _links(self._containers.get(sandbox_cid))
+        except NotFound:
+            links = []
         found: list[str] | None = None
         for net_id in asker.endpoints:
             network = self._networks.get(net_id)
@@ -625,6 +621,8 @@ class NetworkService:
             suffix = "." + network.name.lower()
             if name.endswith(suffix):
                 candidates.add(name[: -len(suffix)])
+            # A --link alias names its target for the linking container only.
+            candidates |= {target.lower() for target, alias in links if alias.lower() in candidates}
             for sandbox in self._sandboxes.values():
                 endpoint = sandbox.endpoints.get(net_id)
                 if endpoint is not None and (endpoint.names & candidates
@@ -703,7 +701,8 @@ class NetworkService:
             await asyncio.to_thread(
                 etcfiles.write_files, record,
                 address=str(primary.address.ip) if primary else None,
-                host_gateway=self._host_gateway(), embedded_dns=sandbox.dns)
+                host_gateway=self._host_gateway(), embedded_dns=sandbox.dns,
+                more_hosts=self._link_host_lines(record))
         except BaseException:
             self._sandboxes.pop(cid, None)
             await self._teardown(sandbox)
@@ -1304,7 +1303,7 @@ class NetworkService:
             elif key == "dangling":
                 wanted = values[-1].lower()
                 if wanted not in ("true", "1", "false", "0"):
-                    raise InvalidParameter(f"invalid filter 'dangling={values[-1]}'")
+                    raise InvalidParameter(f"Invalid filter 'dangling={values[-1]}'")
                 in_use = bool(self._active_endpoints(network.id)) or network.name in PREDEFINED
                 ok = (not in_use) if wanted in ("true", "1") else in_use
             else:
@@ -1312,6 +1311,35 @@ class NetworkService:
             if not ok:
                 return False
         return True
+
+    def _checked_links(self, record: dict[str, Any]) -> list[str]:
+        """`--link target[:alias]` entries in dockerd's stored form (`/target:/self/alias`),
+        each target checked to exist."""
+        out = []
+        for target, alias in _links(record):
+            try:
+                name = self._containers.get(target)["Name"]
+            except NotFound:
+                raise InvalidParameter(f"could not get container for {target}") from None
+            out.append(f"{name}:{record['Name']}/{alias}")
+        return out
+
+    def _link_host_lines(self, record: dict[str, Any]) -> list[str]:
+        """/etc/hosts lines of a container's links on the default bridge (Docker's legacy
+        links: `IP alias id12 name`), for the targets that run there."""
+        default = self._default_network_or_none()
+        lines = []
+        for target, alias in _links(record):
+            try:
+                other = self._containers.get(target)
+            except NotFound:
+                continue
+            sandbox = self._sandboxes.get(other["Id"])
+            endpoint = sandbox.endpoints.get(default.id) if sandbox and default else None
+            if endpoint is not None:
+                names = " ".join(dict.fromkeys([alias, other["Id"][:12], other["Name"][1:]]))
+                lines.append(f"{endpoint.address.ip}\t{names}")
+        return lines
 
     def _name_of(self, sandbox: Sandbox) -> str:
         """The container's current name (it may have been renamed since it started)."""
@@ -1353,6 +1381,17 @@ def _endpoints_from_body(endpoints: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(endpoints, dict):
         raise InvalidParameter("invalid NetworkingConfig: EndpointsConfig must be an object")
     return {str(k): v or {} for k, v in endpoints.items()}
+
+
+def _links(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(target, alias) of each `--link`: as the CLI sends it (`target[:alias]`) or as
+    stored (`/target:/self/alias`)."""
+    out = []
+    for entry in record["HostConfig"].get("Links") or []:
+        target, _, alias = str(entry).partition(":")
+        target = target.strip("/")
+        out.append((target, alias.rsplit("/", 1)[-1] if alias else target))
+    return out
 
 
 def _refuse_with_container_mode(record: dict[str, Any], hostname_given: bool,

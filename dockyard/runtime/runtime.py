@@ -125,28 +125,28 @@ class Runtime:
     # ── lifecycle ─────────────────────────────────────────────────────────────────────
 
     async def create(self, cid: str, spec: dict[str, Any], *, tty: bool, stdin: bool,
-                     log_path: Path, stdin_once: bool = False, log_size_max: int = 0) -> int:
+                     log_path: Path | None, stdin_once: bool = False, log_size_max: int = 0) -> int:
         """Create the container (not yet started) under a new conmon, and return its pid.
 
         conmon owns the container's stdio: it writes stdout/stderr to `log_path` in its
-        k8s-file format and to attach clients, and keeps stdin (when `stdin`) for them.
+        k8s-file format (nowhere when it is None) and to attach clients, and keeps stdin
+        (when `stdin`) for them.
         With `stdin_once`, the container's stdin closes when an attach client closes its
         input (Docker's StdinOnce); otherwise it stays open across attach sessions.
         On failure nothing is left behind and RuntimeFailure carries runc's message."""
         bundle = self.bundle_dir(cid)
-        log_path = Path(log_path).absolute()
         await asyncio.to_thread(_prepare_bundle, bundle, spec)
         args = [
             "--api-version", "1", "-c", cid, "-u", cid, "-n", cid,
             "-r", self.runc, "-b", str(bundle),
             "-p", str(bundle / "pidfile"), "-P", str(bundle / "conmon.pid"),
-            "-l", f"k8s-file:{log_path}", "--persist-dir", str(bundle),
-            "--full-attach", "--socket-dir-path", str(bundle),
+            "-l", f"k8s-file:{Path(log_path).absolute()}" if log_path else "none:",
+            "--persist-dir", str(bundle), "--full-attach", "--socket-dir-path", str(bundle),
             # Docker never fsyncs container logs; an fsync per exit costs milliseconds.
             "--no-sync-log",
             *self._conmon_runtime_args(),
         ]
-        if log_size_max > 0:
+        if log_size_max > 0 and log_path:
             args += ["--log-size-max", str(log_size_max)]
         if tty:
             args.append("-t")

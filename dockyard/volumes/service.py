@@ -132,7 +132,7 @@ class VolumeService:
         """`POST /volumes/prune`: unused anonymous volumes, or every unused one with the
         `all` filter (what API versions before 1.42 always did)."""
         filters = filters or {}
-        check_filter_keys(filters, ("label", "label!", "all"), "Invalid filter")
+        check_filter_keys(filters, ("label", "label!", "all"))
         prune_all = all_by_default
         for value in filters.get("all", []):
             if value.lower() in _TRUE:
@@ -140,7 +140,7 @@ class VolumeService:
             elif value.lower() in _FALSE:
                 prune_all = False
             else:
-                raise InvalidParameter(f"invalid filter 'all={value}'")
+                raise InvalidParameter(f"Invalid filter 'all={value}'")
         deleted: list[str] = []
         reclaimed = 0
         async with self._lock:

@@ -54,9 +54,9 @@ def test_filters_docker_refuses_are_refused(daemon):
         result = daemon.docker("container", "prune", "-f", "--filter", "bogus=1", check=False)
         assert result.returncode == 1 and b"Invalid filter 'bogus'" in result.stderr
         assert daemon.docker("inspect", stopped).returncode == 0  # nothing was pruned
-        for bad, message in (("status=bogus", b"invalid filter 'status=bogus'"),
+        for bad, message in (("status=bogus", b"Invalid filter 'status=bogus'"),
                              ("health=bogus", b"Unrecognised filter value for health: bogus"),
-                             ("exited=abc", b"invalid filter 'exited=abc'")):
+                             ("exited=abc", b'strconv.Atoi: parsing "abc": invalid syntax')):
             result = daemon.docker("ps", "-a", "--filter", bad, check=False)
             assert result.returncode == 1 and message in result.stderr, bad
     finally:
@@ -139,3 +139,49 @@ def test_a_missing_network_is_not_taken_for_a_missing_image(daemon):
     result = daemon.docker("run", "--rm", "--network", "parity-nosuchnet", "busybox", "true", check=False)
     assert result.returncode == 125 and b"network parity-nosuchnet not found" in result.stderr
     assert b"Unable to find image" not in result.stderr and b"Pulling" not in result.stdout
+
+
+def test_log_driver_none_host_network_warning_and_swarm_state(daemon):
+    out = daemon.docker("run", "--rm", "--network", "none", "--log-driver", "none", "busybox", "echo", "x")
+    assert out.stdout == b"x\n"  # attach still sees the output
+    cid = _run_d(daemon, "--log-driver", "none", "busybox", "sh", "-c", "echo y; sleep 60")
+    try:
+        result = daemon.docker("logs", cid, check=False)
+        assert result.returncode == 1 and b"configured logging driver does not support reading" in result.stderr
+        assert daemon.docker("inspect", "-f", "{{.LogPath}}|{{.HostConfig.LogConfig.Type}}", cid).stdout == b"|none\n"
+    finally:
+        daemon.docker("rm", "-f", cid, check=False)
+    result = daemon.docker("run", "--rm", "--network", "host", "-p", "18080:80", "busybox", "true")
+    assert b"WARNING: Published ports are discarded when using host network mode" in result.stderr
+    assert daemon.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout == b"inactive\n"
+
+
+def test_links_resolve_and_missing_references_are_not_missing_images(daemon):
+    daemon.docker("network", "create", "parity-links")
+    try:
+        daemon.docker("run", "-d", "--name", "parity-la", "--network", "parity-links", "busybox", "sleep", "60")
+        out = daemon.docker("run", "--rm", "--network", "parity-links", "--link", "parity-la:lnk", "busybox",
+                            "nslookup", "lnk")
+        assert b"Address" in out.stdout and b"NXDOMAIN" not in out.stdout
+        daemon.docker("run", "-d", "--name", "parity-lb", "busybox", "sleep", "60")  # default bridge
+        hosts = daemon.docker("run", "--rm", "--link", "parity-lb:bee", "busybox", "cat", "/etc/hosts").stdout.decode()
+        assert any(line.split()[1:2] == ["bee"] and line.endswith("parity-lb") for line in hosts.splitlines())
+        for args in (["--link", "parity-nosuch:x"], ["--volumes-from", "parity-nosuch"],
+                     ["--network", "container:parity-nosuch"]):
+            result = daemon.docker("run", "--rm", *args, "busybox", "true", check=False)
+            assert result.returncode == 125 and b"parity-nosuch" in result.stderr, args
+            assert b"Unable to find image" not in result.stderr, args
+    finally:
+        daemon.docker("rm", "-f", "parity-la", "parity-lb", check=False)
+        daemon.docker("network", "rm", "parity-links", check=False)
+
+
+def test_rmi_lists_each_layer_once_and_label_filters_spare_the_build_cache(daemon, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo a > /a\nRUN echo b > /b\nRUN echo c > /c\n")
+    daemon.cli("build", "-q", "-t", "parity-rmi", str(tmp_path))
+    before = daemon.cli("builder", "prune", "-f", "--filter", "label=parity=1").stdout.decode()
+    assert "Deleted build cache objects" not in before
+    assert "Using cache" in daemon.cli("build", str(tmp_path)).stdout.decode()  # the cache is still there
+    deleted = [line for line in daemon.docker("rmi", "parity-rmi").stdout.decode().splitlines()
+               if line.startswith("Deleted:")]
+    assert len(deleted) > 4 and len(deleted) == len(set(deleted))  # the steps' images, then layers

@@ -75,6 +75,8 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
     async def logs(request: web.Request) -> web.StreamResponse:
         record = containers.get(request.match_info["id"])
         want_out, want_err = boolean(request, "stdout"), boolean(request, "stderr")
+        if not record["LogPath"]:  # --log-driver none; said before the stream starts
+            raise InvalidParameter("configured logging driver does not support reading")
         if not (want_out or want_err):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
         tty = bool(record["Config"].get("Tty"))
@@ -105,7 +107,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         use_stdin = boolean(request, "stdin") and bool(config.get("OpenStdin"))
         detach_keys = parse_detach_keys(request.query.get("detachKeys"))
         response, client = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
-        if boolean(request, "logs"):
+        if boolean(request, "logs") and record["LogPath"]:
             wanted = {"stdout": want[stdcopy.STDOUT], "stderr": want[stdcopy.STDERR]}
             async for batch in containers.logs(record["Id"], follow=False, since=None, until=None,
                                                tail=None, with_time=False):

@@ -95,9 +95,9 @@ def test_list_and_filters(service):
     assert ids(reference=["*"]) == [new, mid, old]  # `*` does not cross "/"
     assert service.list(filters={"reference": ["app:*"]})[1]["RepoTags"] == ["app:mid"]
     assert ids(until=["2021-06-01T00:00:00Z"]) == [mid, old]
-    with pytest.raises(InvalidParameter, match="invalid filter 'colour'"):
+    with pytest.raises(InvalidParameter, match="Invalid filter 'colour'"):
         service.list(filters={"colour": ["red"]})
-    with pytest.raises(InvalidParameter, match="invalid filter 'dangling=maybe'"):
+    with pytest.raises(InvalidParameter, match="Invalid filter 'dangling=maybe'"):
         service.list(filters={"dangling": ["maybe"]})
 
 
