@@ -146,10 +146,16 @@ class BuildService:
                 queue.put_nowait(None)
 
         task = asyncio.create_task(run())
+        held: list[dict[str, Any]] = []  # what -q keeps back, shown if the build fails (as dockerd)
         try:
             while (message := await queue.get()) is not None:
                 if options.quiet and "stream" in message and not message["stream"].startswith("sha256:"):
+                    held.append(message)
                     continue
+                if "errorDetail" in message:
+                    for kept in held:
+                        yield kept
+                    held = []
                 yield message
         finally:
             if not task.done():

@@ -144,6 +144,8 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
                 image_id = (message["aux"] or {}).get("ID", image_id)
             elif message.get("stream") and view is not None:
                 view.write(message["stream"])
+            elif message.get("stream") and not message["stream"].startswith("sha256:"):
+                cli.stderr.write(message["stream"])  # -q: the daemon sends output only on failure
             elif message.get("status") and view is not None:
                 view.status(message)
     finally:

@@ -40,7 +40,14 @@ from dockyard.daemon.create import (
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
 from dockyard.diskusage import tree_size
-from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, check_filter_keys
+from dockyard.errors import (
+    Conflict,
+    DockyardError,
+    InvalidParameter,
+    NotFound,
+    NotModified,
+    check_filter_keys,
+)
 from dockyard.oci import build_spec
 from dockyard.oci.spec import resources_of
 from dockyard.runtime import RuntimeFailure, read_log_batches
@@ -174,7 +181,20 @@ class ContainerService:
         records = [r for r in records if self._matches(r, filters)]
         if limit and limit > 0:
             records = records[:limit]
-        return [self._summary(r, size) for r in records]
+        resolved: dict[str, str | None] = {}
+
+        def shown_image(record: dict[str, Any]) -> str:
+            # As dockerd: the name the container was made with while it still names the
+            # container's image; its image ID once the name was removed or moved on.
+            ref = record["Config"].get("Image", "")
+            if ref not in resolved:
+                try:
+                    resolved[ref] = self._images.resolve(ref)[0]
+                except DockyardError:
+                    resolved[ref] = None
+            return ref if resolved[ref] == record["Image"] else record["Image"]
+
+        return [self._summary(r, size, shown_image(r)) for r in records]
 
     def in_use(self, image_id: str) -> list[dict[str, Any]]:
         """Records of the containers made from `image_id` (the image service reads their
@@ -286,7 +306,10 @@ class ContainerService:
         self._emit(record, "restart")
 
     async def kill(self, ref: str, sig: str | None = None) -> None:
-        record = self.get(ref)
+        try:
+            record = self.get(ref)
+        except NotFound as e:
+            raise NotFound(f"Cannot kill container: {ref}: {e.message}") from None
         number = parse_signal(sig, signal.SIGKILL)
         if number in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
             record[MANUALLY_STOPPED] = True
@@ -329,7 +352,7 @@ class ContainerService:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         for cid, other in self._records.items():
             if other["Name"] == full_name:
-                raise Conflict(f'Conflict. The container name "{full_name}" is already in use by container "{cid}". You have to remove (or rename) that container to be able to reuse that name.')
+                raise Conflict(f'Error when allocating new name: Conflict. The container name "{full_name}" is already in use by container "{cid}". You have to remove (or rename) that container to be able to reuse that name.')
         async with self._live[record["Id"]].lock:
             record["Name"] = full_name
             try:
@@ -873,12 +896,12 @@ class ContainerService:
             image_size = 0
         return rw, rw + image_size
 
-    def _summary(self, record: dict[str, Any], size: bool) -> dict[str, Any]:
+    def _summary(self, record: dict[str, Any], size: bool, image: str) -> dict[str, Any]:
         config = record["Config"]
         summary = {
             "Id": record["Id"],
             "Names": [record["Name"]],
-            "Image": config.get("Image", ""),
+            "Image": image,
             "ImageID": record["Image"],
             # Docker quotes the arguments holding spaces (not the path), and only those.
             "Command": " ".join([record["Path"]] + [f"'{a}'" if " " in a else a for a in record["Args"]]),
@@ -950,6 +973,9 @@ class ContainerService:
 def status_text(state: dict[str, Any]) -> str:
     """The human `Status` column of `docker ps`."""
     now = time.time()
+    if state.get("Restarting"):  # waiting out a restart policy's back-off
+        since = now - parse_rfc3339(state["FinishedAt"])
+        return f"Restarting ({state['ExitCode']}) {human_duration(since)} ago"
     if state["Running"]:
         text = "Up " + human_duration(now - parse_rfc3339(state["StartedAt"]))
         if state["Paused"]:

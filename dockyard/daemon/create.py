@@ -259,6 +259,13 @@ def validate_resources(hc: dict[str, Any]) -> None:
     oom = hc.get("OomScoreAdj") or 0
     if not -1000 <= oom <= 1000:
         raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
+    from dockyard.oci.caps import normalize
+
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            normalize(hc.get(key))
+        except InvalidParameter as e:
+            raise InvalidParameter(f"invalid {key}: {e.message}") from None
 
 
 def validate_config(config: dict[str, Any]) -> None:

@@ -185,3 +185,31 @@ def test_rmi_lists_each_layer_once_and_label_filters_spare_the_build_cache(daemo
     deleted = [line for line in daemon.docker("rmi", "parity-rmi").stdout.decode().splitlines()
                if line.startswith("Deleted:")]
     assert len(deleted) > 4 and len(deleted) == len(set(deleted))  # the steps' images, then layers
+
+
+def test_messages_restarting_status_and_image_column(daemon, tmp_path):
+    result = daemon.docker("kill", "parity-nosuch", check=False)
+    assert result.stderr.strip() == b"Error response from daemon: Cannot kill container: parity-nosuch: No such container: parity-nosuch"
+    result = daemon.docker("create", "--network", "none", "--cap-add", "SYS_FOO", "busybox", "true", check=False)
+    assert b'invalid CapAdd: unknown capability: "CAP_SYS_FOO"' in result.stderr
+    one = _run_d(daemon, "--name", "parity-r1", "busybox", "sleep", "60")
+    two = _run_d(daemon, "--name", "parity-r2", "--restart", "always", "busybox", "sh", "-c", "exit 3")
+    daemon.docker("tag", "busybox", "parity-tagged")
+    three = _run_d(daemon, "parity-tagged", "sleep", "60")
+    try:
+        result = daemon.docker("rename", "parity-r1", "parity-r2", check=False)
+        assert b"Error when allocating new name: Conflict." in result.stderr
+        seen = set()
+        for _ in range(50):  # the back-off between restarts shows as Restarting (3) … ago
+            seen.add(daemon.docker("ps", "-a", "--filter", "id=" + two, "--format", "{{.Status}}").stdout.decode())
+            if any(s.startswith("Restarting (3) ") for s in seen):
+                break
+        assert any(s.startswith("Restarting (3) ") and s.strip().endswith("ago") for s in seen), seen
+        daemon.docker("rmi", "parity-tagged")
+        image = daemon.docker("ps", "--filter", "id=" + three, "--format", "{{.Image}}").stdout.decode().strip()
+        assert image != "parity-tagged" and len(image) == 12  # the image ID, as dockerd shows it
+    finally:
+        daemon.docker("rm", "-f", one, two, three, check=False)
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo visible-step-output && exit 7\n")
+    result = daemon.cli("build", "-q", str(tmp_path), check=False)
+    assert result.returncode == 1 and b"visible-step-output" in result.stderr  # -q shows the log on failure
