@@ -186,6 +186,23 @@ def has_usable_nameserver(host_resolv: str = HOST_RESOLV) -> bool:
     return any(not _is_loopback(s) for s in host_nameservers(host_resolv))
 
 
+def set_hosts_entry(record: dict[str, Any], address: str, present: bool) -> None:
+    """Add (or take out) the container's own line for one more address, as dockerd does
+    on `network connect` (and disconnect). The file is rewritten in place: it is bind
+    mounted into the running container."""
+    path = record["HostsPath"]
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return
+    lines = [line for line in lines if line.split("\t", 1)[0] != address]
+    if present:
+        config = record["Config"]
+        hostname = config.get("Hostname") or record["Id"][:12]
+        lines.append(f"{address}\t{host_names(hostname, config.get('Domainname') or '')}")
+    rewrite_in_place(path, "\n".join(lines) + "\n")
+
+
 def rewrite_in_place(path: str, content: str) -> None:
     """Replace the content of a file a running container has bind-mounted (a rename
     would leave the container looking at the old inode)."""

@@ -443,6 +443,10 @@ class NetworkService:
             sandbox = self._sandboxes.get(cid)
             if sandbox is not None:
                 await self._attach_live(record, sandbox, network, entry)
+                if _mode(record) != "host":
+                    added = sandbox.endpoints.get(network.id)
+                    if added is not None:
+                        await asyncio.to_thread(etcfiles.set_hosts_entry, record, str(added.address.ip), True)
             networks[network.name] = entry
             await self._persist(record)
         if sandbox is not None:
@@ -472,6 +476,7 @@ class NetworkService:
             endpoint = sandbox.endpoints.get(network.id) if sandbox else None
             if sandbox is not None and endpoint is not None:
                 await self._detach_live(record, sandbox, network, endpoint)
+                await asyncio.to_thread(etcfiles.set_hosts_entry, record, str(endpoint.address.ip), False)
             del networks[network.name]
             await self._persist(record)
         if endpoint is not None:

@@ -213,3 +213,18 @@ def test_messages_restarting_status_and_image_column(daemon, tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo visible-step-output && exit 7\n")
     result = daemon.cli("build", "-q", str(tmp_path), check=False)
     assert result.returncode == 1 and b"visible-step-output" in result.stderr  # -q shows the log on failure
+
+
+def test_network_connect_and_disconnect_keep_etc_hosts_in_step(daemon):
+    daemon.docker("network", "create", "parity-cn")
+    cid = daemon.docker("run", "-d", "--hostname", "ahost", "busybox", "sleep", "60").stdout.decode().strip()
+    try:
+        daemon.docker("network", "connect", "parity-cn", cid)
+        address = daemon.docker("inspect", "-f", "{{(index .NetworkSettings.Networks \"parity-cn\").IPAddress}}",
+                                cid).stdout.decode().strip()
+        assert f"{address}\tahost" in daemon.docker("exec", cid, "cat", "/etc/hosts").stdout.decode()
+        daemon.docker("network", "disconnect", "parity-cn", cid)
+        assert address not in daemon.docker("exec", cid, "cat", "/etc/hosts").stdout.decode()
+    finally:
+        daemon.docker("rm", "-f", cid, check=False)
+        daemon.docker("network", "rm", "parity-cn", check=False)
