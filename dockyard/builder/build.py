@@ -347,10 +347,14 @@ class Build:
         started = time.monotonic()
         cmd = ins.cmd
         if cmd == "arg":
+            # The Dockerfile's defaults (expanded), as dockerd records them: a --build-arg
+            # value shows in the RUN steps that use it, not here.
+            env = self._expand_env(st)
+            nop_text = "ARG " + " ".join(
+                name + ("=" + expand_word(default, env, self.escape) if eq else "")
+                for name, eq, default in (w.partition("=") for w in ins.args))
             self._arg(st, ins)
-            await self._config_step(st, nop_text := "ARG " + " ".join(
-                w if "=" not in w else w.partition("=")[0] + "=" + (st.args.get(w.partition("=")[0]) or "")
-                for w in ins.args), steps.nop(st.config, nop_text), {})
+            await self._config_step(st, nop_text, steps.nop(st.config, nop_text), {})
             return
         if cmd == "maintainer":
             st.author = ins.text
@@ -607,10 +611,7 @@ class Build:
     async def _copy(self, st: StageState, ins: Instruction) -> None:
         name = ins.cmd.upper()
         env = self._expand_env(st)
-        if ins.json:
-            words = [expand_word(w, env, self.escape) for w in ins.args]
-        else:
-            words = [expand_word(w, env, self.escape) for w in ins.args]
+        words = [expand_word(w, env, self.escape) for w in ins.args]
         heredocs = {h.name: h for h in ins.heredocs}
         sources, dest = words[:-1], words[-1]
         if not sources and not heredocs:
@@ -629,7 +630,9 @@ class Build:
         plan = await self._copy_plan(st, origin, sources, dest_path, ins.cmd == "add", heredocs,
                                      ins.flag("checksum"), excludes, name, ins.line)
         flags = " ".join(f"--{k}={v}" for k, values in sorted(ins.flags.items()) for v in values)
-        created_by = steps.nop(st.config, f"{name} {plan.description} in {dest} ", spaces=1)
+        # dockerd's history text, down to its missing space after --chown's value.
+        chown_comment = f"--chown={chown}" if chown else ""
+        created_by = steps.nop(st.config, f"{name} {chown_comment}{plan.description} in {dest} ", spaces=1)
         key = self.svc.cache_key(st.image_id, ["copy", created_by, flags, plan.checksum])
         if await self._from_cache(st, key, created_by, st.config):
             return

@@ -22,6 +22,7 @@ WORKDIR /app
 COPY a.txt .
 COPY d /dir/
 COPY a.txt d /multi/
+COPY --chown=1000:1000 a.txt /owned/
 RUN echo $V > /v && mkdir -p /made && ln -s /v /made/link && chmod 700 /made
 RUN ["sh", "-c", "echo exec"]
 EXPOSE 80/tcp 53/udp
@@ -62,8 +63,9 @@ def test_same_config_history_and_files(daemon, engine, tmp_path, monkeypatch):
     daemon.cli("run", "--rm", "busybox", "true")
     engine.docker("load", input=daemon.cli("save", "busybox").stdout)
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
-    engine.docker("build", "--network", "none", "-t", "diff:1", str(tmp_path))
-    daemon.cli("build", "--network", "none", "-t", "diff:1", str(tmp_path))
+    # A --build-arg shows in the RUN steps' history, not in the ARG line's.
+    engine.docker("build", "--network", "none", "--build-arg", "V=2", "-t", "diff:1", str(tmp_path))
+    daemon.cli("build", "--network", "none", "--build-arg", "V=2", "-t", "diff:1", str(tmp_path))
     theirs = json.loads(engine.docker("image", "inspect", "diff:1").stdout)[0]
     ours = json.loads(daemon.cli("image", "inspect", "diff:1").stdout)[0]
     for doc in (theirs, ours):
