@@ -39,7 +39,6 @@ from dockyard.daemon.create import (
 )
 from dockyard.daemon.hooks import Hooks
 from dockyard.daemon.signals import parse_signal
-from dockyard.diskusage import tree_size
 from dockyard.errors import (
     Conflict,
     DockyardError,
@@ -480,7 +479,7 @@ class ContainerService:
                 continue
             if cutoff is not None and parse_rfc3339(record["Created"]) >= cutoff:
                 continue
-            size = await asyncio.to_thread(tree_size, self._container_dir(record["Id"]) / "diff")
+            size = await asyncio.to_thread(rwlayer.upper_size, self._container_dir(record["Id"]) / "diff")
             try:
                 await self._remove(record["Id"])
             except KeyError:
@@ -889,7 +888,7 @@ class ContainerService:
         self._events.publish("container", action, record["Id"], attributes)
 
     def _sizes(self, record: dict[str, Any]) -> tuple[int, int]:
-        rw = tree_size(self._container_dir(record["Id"]) / "diff")
+        rw = rwlayer.upper_size(self._container_dir(record["Id"]) / "diff")
         try:
             image_size = self._images.get(record["Image"]).size
         except NotFound:

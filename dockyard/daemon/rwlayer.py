@@ -70,6 +70,18 @@ def add_init_files(upper: Path, lowers: list[Path], owner: tuple[int, int] | Non
             os.lchown(path, *owner)
 
 
+def upper_size(upper: Path) -> int:
+    """The bytes of the container's own changes (Docker's SizeRw): the upper directory
+    without the init files `add_init_files` put there."""
+    from dockyard.diskusage import tree_size
+
+    total = tree_size(upper)
+    mtab = upper / "etc" / "mtab"
+    if mtab.is_symlink() and os.readlink(mtab) == "/proc/mounts":
+        total -= mtab.lstat().st_size
+    return max(total, 0)  # (/.dockerenv is empty)
+
+
 def changes(upper: Path, lowers: list[Path]) -> list[dict[str, Any]]:
     """Docker's `[{"Path": "/etc", "Kind": 0}, …]` for an upper directory over `lowers`
     (top-most first)."""
