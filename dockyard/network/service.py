@@ -814,7 +814,7 @@ class NetworkService:
             if network.space is not None:
                 network.space.release(endpoint.address.ip)
             raise
-        self._fill_endpoint(entry, network, endpoint)
+        self._fill_endpoint(record, entry, network, endpoint)
 
     async def _detach_live(self, record: dict[str, Any], sandbox: Sandbox, network: Network,
                            endpoint: Endpoint) -> None:
@@ -848,22 +848,16 @@ class NetworkService:
         wanted = (entry.get("IPAMConfig") or {}).get("IPv4Address") or None
         address = network.space.allocate(ipaddress.IPv4Address(wanted) if wanted else None)
         mac = entry.get("MacAddress") or bridge.mac_for(address)
-        names: set[str] = set()
-        if not network.is_default:
-            # The container's name is looked up at query time (it can be renamed).
-            names.update(a.lower() for a in entry.get("Aliases") or [])
-            names.add(record["Id"][:12])
-            service = (record["Config"].get("Labels") or {}).get(COMPOSE_SERVICE)
-            if service:
-                names.add(service.lower())
         return Endpoint(record["Id"], network.id, secrets.token_hex(32), ifname,
-                        ipaddress.IPv4Interface(f"{address}/{network.space.subnet.prefixlen}"), mac, names)
+                        ipaddress.IPv4Interface(f"{address}/{network.space.subnet.prefixlen}"), mac,
+                        _dns_names(record, network, entry))
 
     def _gateway_network(self, sandbox: Sandbox) -> Network | None:
         """The network that holds the default route: Docker's order, non-internal
-        networks by name."""
-        candidates = [self._networks[n] for n in sandbox.endpoints
-                      if n in self._networks and not self._networks[n].internal]
+        networks by name; an internal one when there is nothing else (dockerd gives those
+        containers a default route too; the host forwards nothing from it)."""
+        networks = [self._networks[n] for n in sandbox.endpoints if n in self._networks]
+        candidates = [n for n in networks if not n.internal] or networks
         return min(candidates, key=lambda n: n.name) if candidates else None
 
     def _primary_endpoint(self, record: dict[str, Any], sandbox: Sandbox) -> Endpoint | None:
@@ -885,12 +879,13 @@ class NetworkService:
             if network is None or network.id not in sandbox.endpoints:
                 continue
             endpoint = sandbox.endpoints[network.id]
-            self._fill_endpoint(entry, network, endpoint)
+            self._fill_endpoint(record, entry, network, endpoint)
             if network.is_default:
                 for key in ("EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress"):
                     settings[key] = entry[key]
 
-    def _fill_endpoint(self, entry: dict[str, Any], network: Network, endpoint: Endpoint) -> None:
+    def _fill_endpoint(self, record: dict[str, Any], entry: dict[str, Any], network: Network,
+                       endpoint: Endpoint) -> None:
         assert network.space is not None
         entry["NetworkID"] = network.id
         entry["EndpointID"] = endpoint.endpoint_id
@@ -899,11 +894,12 @@ class NetworkService:
         entry["IPPrefixLen"] = endpoint.address.network.prefixlen
         entry["MacAddress"] = endpoint.mac
         if not network.is_default:
-            # Docker adds the short ID to a user-defined network's aliases at start.
+            # Docker adds the short ID (and a hostname set with --hostname) to a
+            # user-defined network's aliases at start.
             aliases = list(entry.get("Aliases") or [])
-            short = endpoint.container_id[:12]
-            if short not in aliases:
-                aliases.append(short)
+            for name in (endpoint.container_id[:12], _own_hostname(record)):
+                if name and name not in aliases:
+                    aliases.append(name)
             entry["Aliases"] = aliases
 
     def _endpoint_config(self, network: Network, settings: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
@@ -1072,13 +1068,7 @@ class NetworkService:
 
     def _new_endpoint_from(self, record: dict[str, Any], network: Network, entry: dict[str, Any],
                            ifname: str) -> Endpoint:
-        names: set[str] = set()
-        if not network.is_default:
-            names.update(a.lower() for a in entry.get("Aliases") or [])
-            names.add(record["Id"][:12])
-            service = (record["Config"].get("Labels") or {}).get(COMPOSE_SERVICE)
-            if service:
-                names.add(service.lower())
+        names = _dns_names(record, network, entry)
         return Endpoint(record["Id"], network.id, entry.get("EndpointID") or secrets.token_hex(32), ifname,
                         ipaddress.IPv4Interface(f"{entry['IPAddress']}/{entry['IPPrefixLen']}"),
                         entry.get("MacAddress") or "", names)
@@ -1386,6 +1376,28 @@ def _endpoints_from_body(endpoints: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(endpoints, dict):
         raise InvalidParameter("invalid NetworkingConfig: EndpointsConfig must be an object")
     return {str(k): v or {} for k, v in endpoints.items()}
+
+
+def _dns_names(record: dict[str, Any], network: Network, entry: dict[str, Any]) -> set[str]:
+    """The names the embedded DNS answers with this endpoint on a user-defined network:
+    aliases, the short ID, a --hostname, the compose service (the container's name is
+    looked up at query time: it can be renamed)."""
+    names: set[str] = set()
+    if not network.is_default:
+        names.update(a.lower() for a in entry.get("Aliases") or [])
+        names.add(record["Id"][:12])
+        names.add(_own_hostname(record).lower())
+        service = (record["Config"].get("Labels") or {}).get(COMPOSE_SERVICE)
+        if service:
+            names.add(service.lower())
+    names.discard("")
+    return names
+
+
+def _own_hostname(record: dict[str, Any]) -> str:
+    """The hostname the user gave the container (not the short ID it gets by default)."""
+    hostname = record["Config"].get("Hostname") or ""
+    return "" if hostname == record["Id"][:12] else hostname
 
 
 def _links(record: dict[str, Any]) -> list[tuple[str, str]]:

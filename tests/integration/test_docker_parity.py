@@ -228,3 +228,18 @@ def test_network_connect_and_disconnect_keep_etc_hosts_in_step(daemon):
     finally:
         daemon.docker("rm", "-f", cid, check=False)
         daemon.docker("network", "rm", "parity-cn", check=False)
+
+
+def test_hostname_is_a_name_on_user_networks(daemon):
+    daemon.docker("network", "create", "parity-hn")
+    try:
+        cid = daemon.docker("run", "-d", "--hostname", "ahost", "--network", "parity-hn", "busybox",
+                            "sleep", "60").stdout.decode().strip()
+        aliases = daemon.docker("inspect", "-f", "{{json (index .NetworkSettings.Networks \"parity-hn\").Aliases}}",
+                                cid).stdout.decode().strip()
+        assert aliases == f'["{cid[:12]}","ahost"]'  # as dockerd 20.10
+        out = daemon.docker("run", "--rm", "--network", "parity-hn", "busybox", "nslookup", "ahost").stdout
+        assert b"Name:\tahost" in out
+    finally:
+        daemon.docker("rm", "-f", cid, check=False)
+        daemon.docker("network", "rm", "parity-hn", check=False)
