@@ -165,6 +165,10 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
 
 def cmd_builder_prune(cli: Cli, argv: list[str], path: str) -> int:
     opts, _ = PRUNE.with_path(path).parse(argv)
+    warning = "WARNING! This will remove all build cache." if opts.all else \
+        "WARNING! This will remove all dangling build cache."
+    if not opts.force and not cli.confirm(warning, separator=" "):
+        return 0
     filters: dict[str, list[str]] = {}
     for item in opts.filter:
         key, _, value = item.partition("=")

@@ -53,8 +53,23 @@ class Cli:
             from dockyard.client.api import APIClient
 
             # Only the CLI starts a daemon on demand; library users get an error instead.
-            self._client = APIClient(self.host, autostart=True, tls=self.tls)
+            try:
+                self._client = APIClient(self.host, autostart=True, tls=self.tls)
+            except ValueError as e:  # a malformed -H / DOCKER_HOST
+                raise StatusError(f"error during connect: {e}", 1) from None
         return self._client
+
+    def confirm(self, message: str, separator: str = "\n") -> bool:
+        """Docker's prompt: the message, `Are you sure you want to continue? [y/N] ` (on
+        its own line unless `separator` says otherwise); y or yes (any case) is yes,
+        anything else (and no input at all) is no."""
+        self.stdout.write(f"{message}{separator}Are you sure you want to continue? [y/N] ")
+        self.stdout.flush()
+        try:
+            answer = self.stdin.readline() if self.stdin is not None else ""
+        except (OSError, ValueError):
+            answer = ""
+        return answer.strip().lower() in ("y", "yes")
 
     def out(self, text: str = "") -> None:
         """Write a line to stdout."""

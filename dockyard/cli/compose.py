@@ -831,6 +831,8 @@ class _PsRow(_row_base()):  # type: ignore[misc]
         m = re.search(r"Exited \((-?\d+)\)", self.c.get("Status", ""))
         return int(m.group(1)) if m else 0
 
+    STRUCT_JSON = True  # compose's ContainerSummary
+
     def to_json(self) -> dict[str, Any]:
         publishers = [
             {"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort"), "PublishedPort": p.get("PublicPort", 0),

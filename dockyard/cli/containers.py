@@ -830,7 +830,7 @@ PRUNE_WARNING = "WARNING! This will remove all stopped containers."
 
 def cmd_container_prune(cli: Cli, argv: list[str], path: str) -> int:
     opts, _ = parse_args(cli, PRUNE.with_path(path), argv)
-    if not opts.force and not confirm(cli, PRUNE_WARNING):
+    if not opts.force and not cli.confirm(PRUNE_WARNING):
         return 0
     report = cli.client.prune_containers(parse_filters(opts.filter))
     deleted = report.get("ContainersDeleted") or []
@@ -843,17 +843,6 @@ def cmd_container_prune(cli: Cli, argv: list[str], path: str) -> int:
 
     cli.out(f"Total reclaimed space: {human_size(reclaimed, 4)}")
     return 0
-
-
-def confirm(cli: Cli, message: str) -> bool:
-    """Docker's prompt: the message, `Are you sure you want to continue? [y/N] `, y/Y is yes."""
-    cli.stdout.write(f"{message}\nAre you sure you want to continue? [y/N] ")
-    cli.stdout.flush()
-    try:
-        answer = cli.stdin.readline()
-    except (OSError, ValueError):
-        answer = ""
-    return answer.strip() in ("y", "Y")
 
 
 class AtomicFile:

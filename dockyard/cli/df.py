@@ -50,7 +50,10 @@ def summary(usage: dict[str, Any]) -> list[dict[str, Any]]:
     volumes = usage.get("Volumes") or []
     cache = usage.get("BuildCache") or []
     image_size = int(usage.get("LayersSize") or 0)
-    unused_images = sum(i.get("Size", 0) - max(i.get("SharedSize", 0), 0) for i in images if not i.get("Containers"))
+    # Docker's CLI: what is not the unique part of an image some container uses.
+    used_images = sum(i.get("Size", 0) - i.get("SharedSize", 0) for i in images
+                      if i.get("Containers") and i.get("Size", -1) != -1 and i.get("SharedSize", -1) != -1)
+    unused_images = max(image_size - used_images, 0)
     container_size = sum(c.get("SizeRw", 0) for c in containers)
     idle_containers = sum(c.get("SizeRw", 0) for c in containers if c.get("State") != "running")
     volume_size = sum((v.get("UsageData") or {}).get("Size", 0) for v in volumes)
@@ -69,9 +72,10 @@ def summary(usage: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict[str, Any]:
+    """One summary row: strings, keys in the order Go's json marshals Docker's map."""
     percent = f" ({reclaimable * 100 // size}%)" if size and kind != "Build Cache" else ""
-    return {"Type": kind, "TotalCount": total, "Active": active, "Size": human_size(size),
-            "Reclaimable": human_size(reclaimable) + percent}
+    return {"Active": str(active), "Reclaimable": human_size(reclaimable) + percent,
+            "Size": human_size(size), "TotalCount": str(total), "Type": kind}
 
 
 def _verbose(usage: dict[str, Any]) -> str:

@@ -91,6 +91,8 @@ class EventMessage(dict):
             TimeNano=int(message.get("timeNano") or 0),
         )
 
+    STRUCT_JSON = True  # events.Message
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, tag in (("Status", "status"), ("ID", "id"), ("From", "from")):

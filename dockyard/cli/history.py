@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.cli.command import Cli, StatusError, parse_filters
+from dockyard.cli.command import Cli, parse_filters
 from dockyard.cli.parser import Command, Flag
 
 HISTORY = Command(
@@ -15,7 +15,7 @@ HISTORY = Command(
     "Show the history of an image",
     [
         Flag("format", "", "string", help="Format output using a custom template"),
-        Flag("human", "H", "bool", help="Print sizes and dates in human readable format"),
+        Flag("human", "H", "bool", default=True, help="Print sizes and dates in human readable format"),
         Flag("no-trunc", "", help="Don't truncate output"),
         Flag("quiet", "q", help="Only show image IDs"),
     ],
@@ -37,12 +37,14 @@ PRUNE = Command(
 )
 
 HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+# -H=false: the creation time as a timestamp, under Docker's CREATED AT.
+HISTORY_TABLE_RAW = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
 
 
 def cmd_history(cli: Cli, argv: list[str], path: str) -> int:
     opts, args = HISTORY.with_path(path).parse(argv)
     entries = cli.client.history(args[0])
-    human = opts.human is not False  # -H defaults to true, as Docker's
+    human = bool(opts.human)  # -H defaults to true, as Docker's
     rows = [_HistoryRow(e, not opts.no_trunc, human) for e in entries]
     if opts.quiet:
         for row in rows:
@@ -52,20 +54,27 @@ def cmd_history(cli: Cli, argv: list[str], path: str) -> int:
 
     titles = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
               "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
-    cli.stdout.write(render_list(opts.format, rows, titles, HISTORY_TABLE))
+    cli.stdout.write(render_list(opts.format, rows, titles, HISTORY_TABLE if human else HISTORY_TABLE_RAW))
     return 0
+
+
+def _rfc3339(seconds: int) -> str:
+    """Go's time.RFC3339 of a Unix time, in UTC (how Docker's history shows CreatedAt)."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)) if seconds else ""
 
 
 class _HistoryRow:
     def __init__(self, entry: dict[str, Any], trunc: bool, human: bool):
-        from dockyard.cli.formatting import go_time, short_id, since
+        from dockyard.cli.formatting import short_id, since
         from dockyard.units import human_size
 
         image_id = entry.get("Id") or ""
         self.ID = image_id if image_id == "<missing>" else short_id(image_id, not trunc)
         created = entry.get("Created") or 0
-        self.CreatedSince = since(created) if human else go_time(created)
-        self.CreatedAt = go_time(created)
+        self.CreatedAt = _rfc3339(created)
+        self.CreatedSince = since(created) if human else self.CreatedAt
         created_by = (entry.get("CreatedBy") or "").replace("\t", " ")
         if trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
@@ -86,11 +95,8 @@ def cmd_image_prune(cli: Cli, argv: list[str], path: str) -> int:
     if not opts.force:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if opts.all else "WARNING! This will remove all dangling images.")
-        cli.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
-        cli.stdout.flush()
-        answer = cli.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
-            raise StatusError("", 1)
+        if not cli.confirm(warning):
+            return 0
     result = cli.client.prune_images(filters or None)
     deleted = result.get("ImagesDeleted") or []
     if deleted:

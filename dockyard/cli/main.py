@@ -134,6 +134,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compose": ("dockyard.cli.compose", "cmd_compose", "Define and run multi-container applications"),
     "info": ("dockyard.cli.system", "cmd_info", "Display system-wide information"),
     "system df": ("dockyard.cli.df", "cmd_df", "Show docker disk usage"),
+    "system prune": ("dockyard.cli.sysprune", "cmd_system_prune", "Remove unused data"),
     "system fsck": ("dockyard.cli.fsck", "cmd_fsck", "Check the store's consistency, and repair it"),
     # Reached only through their group (`dockyard volume ls`), so left out of the help's
     # top-level list.
@@ -198,7 +199,8 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "update": "update",
         },
     ),
-    "system": ("Manage Docker", {"df": "system df", "events": "events", "info": "info", "fsck": "system fsck"}),
+    "system": ("Manage Docker", {"df": "system df", "events": "events", "info": "info", "prune": "system prune",
+                                 "fsck": "system fsck"}),
     "image": (
         "Manage images",
         {
@@ -278,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: list[str]) -> int:
     host: str | None = None
+    context: str | None = None
     debug = False
     tls = False
     tls_verify: bool | None = None
@@ -323,7 +326,15 @@ def _main(args: list[str]) -> int:
         elif arg in ("-h", "--help"):
             sys.stdout.write(help_text())
             return 0
-        elif name in ("-l", "--log-level", "--config", "-c", "--context"):
+        elif name in ("-c", "--context"):
+            if eq:
+                context = inline
+            elif i < len(args):
+                context = args[i]
+                i += 1
+            else:
+                return _usage_failure(f"flag needs an argument: {name}")
+        elif name in ("-l", "--log-level", "--config"):
             # Accepted for compatibility with scripts written for docker; they do not apply.
             if not eq:
                 i += 1
@@ -341,6 +352,16 @@ def _main(args: list[str]) -> int:
 
     options = resolve_tls(tls, tls_verify, tls_files.get("tlscacert"), tls_files.get("tlscert"),
                           tls_files.get("tlskey"))
+    from dockyard.client.hosts import context_host
+
+    if context is not None and host:
+        sys.stderr.write("Conflicting options: either specify --host or --context, not both\n")
+        return 1
+    try:
+        host = host or context_host(context)
+    except LookupError as e:
+        sys.stderr.write(f"Failed to initialize: {e}\n")
+        return 1
     cli = Cli(host=host, debug=debug, tls=options)
     return dispatch(cli, rest)
 
@@ -348,6 +369,11 @@ def _main(args: list[str]) -> int:
 def dispatch(cli: Cli, args: list[str]) -> int:
     """Run the command named by `args[0]` (and `args[1]` for `container`/`image`)."""
     word, rest = args[0], args[1:]
+    if word == "help":  # `docker help [COMMAND]`
+        if not rest:
+            cli.stdout.write(help_text())
+            return 0
+        return dispatch(cli, [*rest, "--help"])
     if word == "daemon":
         # The daemon is a separate program; `dockyard daemon` is a convenience alias.
         daemon_main = importlib.import_module("dockyard.daemon.main").main

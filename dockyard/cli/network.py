@@ -272,10 +272,7 @@ def cmd_prune(cli: Cli, argv: list[str], path: str) -> int:
 
     filters = parse_filters(opts.filter)
     if not opts.force:
-        cli.stdout.write(f"{_PRUNE_WARNING}\nAre you sure you want to continue? [y/N] ")
-        cli.stdout.flush()
-        answer = cli.stdin.readline() if cli.stdin is not None else ""
-        if answer.strip().lower() not in ("y", "yes"):
+        if not cli.confirm(_PRUNE_WARNING):
             return 0
     report = cli.client._json("POST", "/networks/prune", {"filters": _filters(filters)}) or {}
     deleted = report.get("NetworksDeleted") or []

@@ -127,7 +127,10 @@ def go_json(value: Any) -> str:
         value = None
     if callable(getattr(value, "to_json", None)):
         # Row objects marshal themselves with Go's json.Marshal, which escapes <, > and &.
-        text = json.dumps(value.to_json(), separators=(",", ":"), ensure_ascii=False)
+        # Docker's listing rows are maps (keys sorted); a row standing for a Go struct
+        # (an event, a compose container) says so with STRUCT_JSON and keeps its order.
+        sort = not getattr(value, "STRUCT_JSON", False)
+        text = json.dumps(value.to_json(), separators=(",", ":"), ensure_ascii=False, sort_keys=sort)
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
@@ -605,11 +608,19 @@ class _Parser:
                 self.tpos += 1
             return Var(value, names)
         if kind == "string":
-            return Literal(json.loads(value))
+            # strict=False: `\t` in a --format is already a tab here (Docker's CLI
+            # unescapes it before parsing), which Go's string literals accept.
+            try:
+                return Literal(json.loads(value, strict=False))
+            except ValueError:
+                raise TemplateError(f"template: :1: bad string literal {value}") from None
         if kind == "raw":
             return Literal(value[1:-1])
         if kind == "char":
-            return Literal(ord(json.loads('"' + value[1:-1] + '"')))
+            try:
+                return Literal(ord(json.loads('"' + value[1:-1] + '"', strict=False)))
+            except (ValueError, TypeError):
+                raise TemplateError(f"template: :1: bad character literal {value}") from None
         if kind == "number":
             number = float(value) if any(c in value for c in ".eE") else int(value)
             return Literal(number)

@@ -167,10 +167,7 @@ def cmd_prune(cli: Cli, argv: list[str], path: str) -> int:
         filters["all"] = ["true"]
     if not opts.force:
         warning = _ALL_WARNING if opts.all else _ANONYMOUS_WARNING
-        cli.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
-        cli.stdout.flush()
-        answer = cli.stdin.readline() if cli.stdin is not None else ""
-        if answer.strip().lower() not in ("y", "yes"):
+        if not cli.confirm(warning):
             return 0
     report = cli.client._json("POST", "/volumes/prune", {"filters": _filters(filters)}) or {}
     deleted = report.get("VolumesDeleted") or []

@@ -108,6 +108,34 @@ def resolve_host(flag: str | None = None, environ: Mapping[str, str] | None = No
     return DEFAULT_SOCKET
 
 
+def context_host(name: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The daemon address of a docker CLI context (`--context`, else DOCKER_CONTEXT), read
+    from the docker CLI's context store; None for the default context (then the usual
+    flag and environment rules apply). LookupError with Docker's words when the context
+    does not exist."""
+    import hashlib
+    import json
+
+    env = os.environ if environ is None else environ
+    name = name if name is not None else env.get("DOCKER_CONTEXT")
+    if not name or name == "default":
+        return None
+    config_dir = env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    meta = os.path.join(config_dir, "contexts", "meta", hashlib.sha256(name.encode()).hexdigest(), "meta.json")
+    try:
+        with open(meta) as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise LookupError(f'unable to resolve docker endpoint: context "{name}": context not found: '
+                          f"open {meta}: {(e.strerror or str(e)).lower()}") from None
+    except ValueError:
+        raise LookupError(f'unable to resolve docker endpoint: context "{name}": invalid context metadata') from None
+    host = ((doc.get("Endpoints") or {}).get("docker") or {}).get("Host")
+    if not host:
+        raise LookupError(f'unable to resolve docker endpoint: context "{name}" has no docker endpoint')
+    return str(host)
+
+
 def parse_host(url: str) -> Host:
     """Parse a host URL; raises ValueError with Docker's wording for ones we cannot use."""
     if url.startswith("unix://"):

@@ -196,8 +196,13 @@ class Daemon:
                 "IndexConfigs": indexes, "InsecureRegistryCIDRs": list(dict.fromkeys(cidrs)), "Mirrors": mirrors}
 
     async def disk_usage(self) -> dict[str, Any]:
-        """`GET /system/df`: images, containers and volumes with their sizes."""
-        images = await asyncio.to_thread(self.images.list, True)
+        """`GET /system/df`: images, containers and volumes with their sizes. Images as
+        dockerd lists them there: the top-level ones, each with SharedSize (the bytes of
+        its layers another image also uses)."""
+        images = await asyncio.to_thread(self.images.list, False)
+        shared = await asyncio.to_thread(self._shared_sizes)
+        for image in images:
+            image["SharedSize"] = shared.get(image["Id"], 0)
         containers = self.containers.list(all=True, size=True)
         users: dict[str, int] = {}
         for container in containers:
@@ -212,6 +217,28 @@ class Daemon:
             "Volumes": await self.volumes.usage(),
             "BuildCache": [],
         }
+
+    def _shared_sizes(self) -> dict[str, int]:
+        """Image ID → size of its layers that some other image also has."""
+        records = self.images.db.list_images()
+        users: dict[str, int] = {}
+        for record in records:
+            for chain in set(record.chain_ids):
+                users[chain] = users.get(chain, 0) + 1
+        sizes: dict[str, int] = {}
+        out = {}
+        for record in records:
+            total = 0
+            for chain in set(record.chain_ids):
+                if users[chain] > 1:
+                    if chain not in sizes:
+                        try:
+                            sizes[chain] = self.images.layer_record(chain).size
+                        except Exception:  # noqa: BLE001 - a layer being removed right now
+                            sizes[chain] = 0
+                    total += sizes[chain]
+            out[record.id] = total
+        return out
 
     def _layers_size(self) -> int:
         total = 0

@@ -89,7 +89,7 @@ def test_methods_on_row_objects():
 
     assert render('{{.ID}} {{.Label "k"}}', Row()) == "abc v"
     # Row objects marshal like Go's json.Marshal, which escapes HTML characters.
-    assert render("{{json .}}", Row()) == '{"ID":"abc","Cmd":"a\\u003cb"}'
+    assert render("{{json .}}", Row()) == '{"Cmd":"a\\u003cb","ID":"abc"}'
     with pytest.raises(TemplateError, match="can't evaluate field Nope"):
         render("{{.Nope}}", Row())
 
