@@ -291,12 +291,8 @@ def _main(args: list[str]) -> int:
         i += 1
         name, eq, inline = arg.partition("=")
         if name in ("-H", "--host"):
-            if eq:
-                host = inline
-            elif i < len(args):
-                host = args[i]
-                i += 1
-            else:
+            host, i = _flag_value(args, i, eq, inline)
+            if host is None:
                 return _usage_failure("flag needs an argument: 'H' in -H")
         elif arg.startswith("-H") and len(arg) > 2:
             host = arg[2:]
@@ -327,12 +323,8 @@ def _main(args: list[str]) -> int:
             sys.stdout.write(help_text())
             return 0
         elif name in ("-c", "--context"):
-            if eq:
-                context = inline
-            elif i < len(args):
-                context = args[i]
-                i += 1
-            else:
+            context, i = _flag_value(args, i, eq, inline)
+            if context is None:
                 return _usage_failure(f"flag needs an argument: {name}")
         elif name in ("-l", "--log-level", "--config"):
             # Accepted for compatibility with scripts written for docker; they do not apply.
@@ -364,6 +356,15 @@ def _main(args: list[str]) -> int:
         return 1
     cli = Cli(host=host, debug=debug, tls=options)
     return dispatch(cli, rest)
+
+
+def _flag_value(args: list[str], i: int, eq: str, inline: str) -> tuple[str | None, int]:
+    """A global flag's value (`--flag=v` or `--flag v`) and the index after it."""
+    if eq:
+        return inline, i
+    if i < len(args):
+        return args[i], i + 1
+    return None, i
 
 
 def dispatch(cli: Cli, args: list[str]) -> int:
