@@ -227,7 +227,9 @@ def _ps(s: _Session, o: SimpleNamespace, services: list[str]) -> int:
             if n in running or not o.status:
                 s.cli.out(n)
         return 0
-    containers = c.containers(services or None, all=o.all or bool(o.status) or bool(o.filter))
+    # -a also lists the one-off containers of `compose run`, as Compose v2.
+    containers = c.containers(services or None, all=o.all or bool(o.status) or bool(o.filter),
+                              oneoff=None if o.all else False)
     statuses = set(o.status or [])
     for f in o.filter:
         key, _, value = f.partition("=")
@@ -301,7 +303,6 @@ def _run(s: _Session, o: SimpleNamespace, args: list[str]) -> int:
     import secrets
 
     from dockyard.cli.opts import parse_port_spec
-    from dockyard.compose import convert
 
     service, command = args[0], args[1:]
     c = s.compose([service])
@@ -367,13 +368,14 @@ def _run(s: _Session, o: SimpleNamespace, args: list[str]) -> int:
     svc_copy.pop("container_name", None)
     project.services[service] = svc_copy
     cid = c._create(service, 1, images.get(service, ""), body_hash, first, {}, container_name=name,
-                    oneoff=True, overrides=overrides)
-    if o.rm:
-        # AutoRemove is set on create in Docker Compose; do the same through an update-free
-        # path: remove after the run below when attached, or leave to the daemon if detached.
-        pass
+                    oneoff=True, overrides=overrides, auto_remove=bool(o.rm and o.detach))
     if o.detach:
-        c.client.start(cid)
+        try:
+            c.client.start(cid)
+        except APIError:
+            if o.rm:  # never started: nothing will remove it but us
+                c.client.remove_container(cid, force=True, v=True)
+            raise
         s.cli.out(name)
         return 0
     from dockyard.cli.run import start_attached
@@ -386,7 +388,6 @@ def _run(s: _Session, o: SimpleNamespace, args: list[str]) -> int:
                 c.client.remove_container(cid, force=True, v=True)
             except APIError:
                 pass
-    _ = convert
     return status
 
 
@@ -595,7 +596,11 @@ def _images(s: _Session, o: SimpleNamespace, services: list[str]) -> int:
         except APIError:
             continue
         ref = x.get("Image", "")
-        repo, tag = _split_tag(ref)
+        if ref.startswith("sha256:"):  # the name it was made from moved on: what the image has now
+            tags = image.get("RepoTags") or []
+            repo, tag = _split_tag(tags[0]) if tags else ("<none>", "<none>")
+        else:
+            repo, tag = _split_tag(ref)
         rows.append({"ContainerName": _cname(x), "Repository": repo, "Tag": tag,
                      "ID": image.get("Id", ""), "Size": image.get("Size", 0)})
     if o.format == "json":

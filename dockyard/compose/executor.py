@@ -244,12 +244,15 @@ class Compose:
         container_name: str | None = None,
         oneoff: bool = False,
         overrides: dict[str, Any] | None = None,
+        auto_remove: bool = False,
     ) -> str:
         project = self.project
         body, connect = convert.create_body(
             project, name, number, config_hash=config_hash, image_id=image_id, oneoff=oneoff,
             network_containers=network_containers, anon_volumes=anon, overrides=overrides,
         )
+        if auto_remove:  # `compose run --rm -d`: the daemon removes it when it exits
+            body.setdefault("HostConfig", {})["AutoRemove"] = True
         cname = container_name or convert.container_name(project, name, number)
         self._progress("Container", cname, "Creating")
         result = self.client.create_container(body, name=cname, platform=project.services[name].get("platform"))
