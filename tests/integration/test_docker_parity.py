@@ -243,3 +243,20 @@ def test_hostname_is_a_name_on_user_networks(daemon):
     finally:
         daemon.docker("rm", "-f", cid, check=False)
         daemon.docker("network", "rm", "parity-hn", check=False)
+
+
+def test_image_events_name_the_image_as_dockerd(daemon):
+    import time
+
+    daemon.docker("pull", "busybox")
+    since = int(time.time())
+    image_id = daemon.docker("image", "inspect", "-f", "{{.Id}}", "busybox").stdout.decode().strip()
+    daemon.docker("tag", "busybox", "parity-evt:t1")
+    daemon.docker("rmi", "parity-evt:t1")
+    daemon.docker("pull", "busybox")
+    out = daemon.docker("events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                        "type=image", "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+    lines = out.stdout.decode().splitlines()
+    assert f"tag {image_id} parity-evt:t1" in lines
+    assert f"untag {image_id} {image_id}" in lines
+    assert "pull busybox:latest busybox" in lines

@@ -22,6 +22,7 @@ from dockyard.distribution import reference
 from dockyard.distribution.credentials import auth_from_json, decode_header
 from dockyard.errors import DockyardError, InvalidParameter, stream_error
 from dockyard.server.params import filters, json_response
+from dockyard.server.routers.images import publish_removals
 
 if TYPE_CHECKING:
     from dockyard.daemon.daemon import Daemon
@@ -122,9 +123,7 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
     async def prune(request: web.Request) -> web.Response:
         result = await asyncio.to_thread(images.prune, filters(request),
                                          containers_using=daemon.containers.in_use)
-        for entry in result.get("ImagesDeleted") or []:
-            for action, ref in entry.items():
-                daemon.events.publish("image", "delete" if action == "Deleted" else "untag", ref)
+        publish_removals(daemon, result.get("ImagesDeleted") or [])
         daemon.events.publish("image", "prune", "", {"reclaimed": str(result.get("SpaceReclaimed", 0))})
         return json_response(result)
 
@@ -148,7 +147,8 @@ async def pull_response(daemon: Daemon, request: web.Request, ref: reference.Ref
                             platform=request.query.get("platform") or None, bootstrap=bootstrap)
 
     response = await stream_job(request, job)
-    daemon.events.publish("image", "pull", reference.familiar(ref.with_default_tag() if not ref.digest else ref))
+    daemon.events.publish("image", "pull", reference.familiar(ref.with_default_tag() if not ref.digest else ref),
+                          {"name": reference.familiar_name(ref)})
     return response
 
 

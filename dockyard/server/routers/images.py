@@ -29,12 +29,11 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         return json_response(await asyncio.to_thread(images.inspect, request.match_info["name"]))
 
     async def delete(request: web.Request) -> web.Response:
+        image_id, _ = await asyncio.to_thread(images.resolve, request.match_info["name"])
         result = await asyncio.to_thread(
             images.remove, request.match_info["name"], force=boolean(request, "force"),
             prune=not boolean(request, "noprune"), containers_using=daemon.containers.in_use)
-        for entry in result:
-            for action, ref in entry.items():
-                daemon.events.publish("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref)
+        publish_removals(daemon, result, image_id)
         return json_response(result)
 
     async def history(request: web.Request) -> web.Response:
@@ -44,8 +43,9 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         repo = request.query.get("repo")
         if not repo:
             raise InvalidParameter("repository name must have at least one component")
-        await asyncio.to_thread(images.tag, request.match_info["name"], repo, request.query.get("tag") or None)
-        daemon.events.publish("image", "tag", request.match_info["name"], {"name": repo})
+        image_id, _ = await asyncio.to_thread(images.resolve, request.match_info["name"])
+        named = await asyncio.to_thread(images.tag, request.match_info["name"], repo, request.query.get("tag") or None)
+        daemon.events.publish("image", "tag", image_id, {"name": named})
         return web.Response(status=201)
 
     async def create(request: web.Request) -> web.StreamResponse:
@@ -119,3 +119,16 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
 
 def _line(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode() + b"\r\n"
+
+
+def publish_removals(daemon: Daemon, result: list[dict[str, str]], image_id: str = "") -> None:
+    """The `untag` and `delete` events of an rmi or prune result, as dockerd sends them:
+    the image ID as actor and as `name` (an untag belongs to the image deleted next, or to
+    `image_id`)."""
+    for index, entry in enumerate(result):
+        for action, ref in entry.items():
+            if action == "Deleted":
+                daemon.events.publish("image", "delete", ref, {"name": ref})
+            else:
+                owner = image_id or next((e["Deleted"] for e in result[index:] if "Deleted" in e), ref)
+                daemon.events.publish("image", "untag", owner, {"name": owner})
