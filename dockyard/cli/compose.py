@@ -395,6 +395,9 @@ def _config(s: _Session, o: SimpleNamespace, services: list[str]) -> int:
     from dockyard.compose.yamlio import dump_yaml
 
     project = s.project(services or None)
+    from dockyard.compose.convert import check_services
+
+    check_services(project)
     if o.services:
         for n in project.services:
             s.cli.out(n)

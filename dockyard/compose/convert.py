@@ -11,6 +11,7 @@ networks and volumes are referred to by their project-scoped names. Flag-like va
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from dockyard.cli import opts as o
 from dockyard.compose.errors import ComposeError
@@ -98,6 +99,14 @@ def service_environment(svc: dict[str, Any]) -> dict[str, str]:
         else:
             env.pop(k, None)
     return env
+
+
+def check_services(project: Project, names: Iterable[str] | None = None) -> None:
+    """Turn each service's settings into a create request without sending it: a value
+    only the conversion judges (a duration, a size) fails with ComposeError before `up`
+    makes anything, and in `config`."""
+    for name in names if names is not None else list(project.services):
+        create_body(project, name, 1, config_hash="")
 
 
 def create_body(

@@ -108,6 +108,7 @@ class Compose:
         scale = dict(scale or {})
         for name in scale:
             project.service(name)
+        convert.check_services(project, names)
 
         orphans = self.orphans()
         if orphans:

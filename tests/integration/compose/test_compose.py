@@ -222,6 +222,9 @@ def test_orphans_and_attached_up(project):
         ("services:\n  a: {image: busybox, depends_on: [nope]}\n", "undefined service 'nope'"),
         ("services:\n  a:\n    image: busybox\n    ports: [{target: x}]\n", "services.a.ports[0]"),
         ("services:\n  a:\n   image: busybox\n  ports: [\n", "yaml: line"),
+        ("services:\n  a:\n    image: busybox\n    healthcheck: {test: [CMD, 'true'], interval: soon}\n",
+         'time: invalid duration "soon"'),
+        ("services:\n  a: {image: busybox, mem_limit: lots}\n", "invalid size: 'lots'"),
     ],
 )
 def test_bad_input_creates_nothing(project, daemon, text, message):
@@ -231,6 +234,8 @@ def test_bad_input_creates_nothing(project, daemon, text, message):
     assert message in result.stderr.decode()
     assert project.path.name + "_default" not in daemon.cli("network", "ls").stdout.decode()
     assert project.compose("up", "-d", "nosuch", check=False).returncode != 0
+    if "invalid" in message:  # what only the conversion judges: `config` refuses it too
+        assert project.compose("config", "-q", check=False).returncode != 0
 
 
 def test_build_push_and_pull_through_a_registry(project, tmp_path):
