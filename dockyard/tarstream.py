@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import tarfile
 from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
@@ -39,13 +40,21 @@ def decompressed(stream: BinaryIO, what: str = "archive") -> BinaryIO:
 
 def read_exactly(stream: BinaryIO, n: int) -> bytes:
     """Up to `n` bytes: fewer only at the end of the stream."""
-    out = b""
-    while len(out) < n:
-        chunk = stream.read(n - len(out))
+    chunks = []
+    while n > 0:
+        chunk = stream.read(n)
         if not chunk:
             break
-        out += chunk
-    return out
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def member_bytes(name: str, data: bytes, mode: int, tar_format: int) -> bytes:
+    """One regular-file tar member (header and padded data), to open a tar stream with."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    return info.tobuf(format=tar_format) + data + b"\0" * ((-len(data)) % tarfile.BLOCKSIZE)
 
 
 class Prefixed:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import tarfile
 from typing import BinaryIO
 
+from dockyard import tarstream
+
 SECRETS_DIR = ".dockyard-build-secrets"
 # BuildKit's limit for one secret.
 MAX_SECRET_SIZE = 500 * 1024
@@ -32,10 +34,8 @@ def member_bytes(secret_id: str, data: bytes) -> bytes:
         raise ValueError(f"secret id must be 1 to {MAX_ID_BYTES} bytes: {secret_id!r}")
     if len(data) > MAX_SECRET_SIZE:
         raise ValueError(f"secret {secret_id} too big. max size 500KB")
-    info = tarfile.TarInfo(f"{SECRETS_DIR}/{encoded.hex()}")
-    info.size, info.mode = len(data), 0o400
-    padding = (-len(data)) % _BLOCK
-    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + b"\0" * padding
+    # Plain ustar: the daemon reads these headers itself, before any PAX extension.
+    return tarstream.member_bytes(f"{SECRETS_DIR}/{encoded.hex()}", data, 0o400, tarfile.USTAR_FORMAT)
 
 
 def is_secret_member(name: str) -> bool:
@@ -49,7 +49,7 @@ def read_leading(stream: BinaryIO) -> tuple[dict[str, bytes], bytes]:
     with the rest of the stream). Raises ValueError for a malformed secret member."""
     found: dict[str, bytes] = {}
     while True:
-        block = _read_exact(stream, _BLOCK)
+        block = tarstream.read_exactly(stream, _BLOCK)
         if len(block) < _BLOCK:
             return found, block
         try:
@@ -64,19 +64,8 @@ def read_leading(stream: BinaryIO) -> tuple[dict[str, bytes], bytes]:
             raise ValueError(f"invalid build secret member {info.name!r}") from None
         if info.size > MAX_SECRET_SIZE:
             raise ValueError(f"secret {secret_id} too big. max size 500KB")
-        data = _read_exact(stream, info.size)
-        _read_exact(stream, (-info.size) % _BLOCK)
+        data = tarstream.read_exactly(stream, info.size)
+        tarstream.read_exactly(stream, (-info.size) % _BLOCK)
         if len(data) < info.size:
             raise ValueError(f"build secret {secret_id} is truncated")
         found[secret_id] = data
-
-
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
-    chunks = []
-    while n > 0:
-        chunk = stream.read(n)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dockyard.builder import contextsync
 from dockyard.builder.buildsecrets import is_secret_member
@@ -40,6 +40,23 @@ from dockyard.diskusage import tree_size
 from dockyard.errors import InvalidParameter
 
 INDEX = "index.json"
+
+
+class Kept(NamedTuple):
+    """One regular file of a key's index (stored as a JSON list in this order)."""
+
+    fingerprint: str
+    pack: str       # file name of the pack under the key's directory
+    offset: int
+    size: int
+    digest: str
+
+    def holds(self, fingerprint: str, size: int) -> bool:
+        """Whether this is the file the client describes (the size guards the read)."""
+        return self.fingerprint == fingerprint and self.size == size
+
+
+Index = dict[str, Kept]
 # Compact a key's packs when they hold more than this many times the live bytes.
 DEAD_RATIO = 2
 # ...and at least this much is dead (small contexts are not worth rewriting).
@@ -66,7 +83,7 @@ class ContextCache:
             rel = clean(info.name)
             if info.isreg() and not is_secret_member(rel):
                 kept = index.get(rel)
-                if kept is None or kept[0] != print_ or kept[3] != info.size:
+                if kept is None or not kept.holds(print_, info.size):
                     need.append(info.name)
         return need
 
@@ -126,10 +143,10 @@ class ContextCache:
     # ── internals ─────────────────────────────────────────────────────────────────────
 
     def _assemble(self, items: list[tuple[Any, str]], received: dict[str, Entry], pack: Path,
-                  index: dict[str, list[Any]]) -> tuple[dict[str, Entry], dict[str, list[Any]]]:
+                  index: Index) -> tuple[dict[str, Entry], Index]:
         directory = pack.parent
         entries = new_index()
-        kept: dict[str, list[Any]] = {}
+        kept: Index = {}
         for info, print_ in items:
             rel = clean(info.name)
             if is_secret_member(rel) or rel == contextsync.MANIFEST:
@@ -141,21 +158,20 @@ class ContextCache:
                     entry.pack, entry.offset, entry.digest = pack, got.offset, got.digest
                 else:
                     old = index.get(rel)
-                    if old is None or old[0] != print_ or old[3] != info.size \
-                            or not (directory / old[1]).is_file():
+                    if old is None or not old.holds(print_, info.size) or not (directory / old.pack).is_file():
                         raise InvalidParameter(f"{contextsync.STALE}: {rel}")
-                    entry.pack, entry.offset, entry.digest = directory / old[1], old[2], old[4]
-                kept[rel] = [print_, entry.pack.name, entry.offset, info.size, entry.digest]
+                    entry.pack, entry.offset, entry.digest = directory / old.pack, old.offset, old.digest
+                kept[rel] = Kept(print_, entry.pack.name, entry.offset, info.size, entry.digest)
             add_entry(entries, entry)
         return entries, kept
 
-    def _collect(self, key: str, index: dict[str, list[Any]]) -> None:
+    def _collect(self, key: str, index: Index) -> None:
         """Delete the key's packs nothing uses; compact when most of their bytes are dead.
         Called with the key's lock held."""
         directory = self.root / key
         live: dict[str, int] = {}
-        for record in index.values():
-            live[record[1]] = live.get(record[1], 0) + record[3]
+        for kept in index.values():
+            live[kept.pack] = live.get(kept.pack, 0) + kept.size
         with self._lock:
             reading = {p.name for p in self._readers if p.parent == directory}
         packs = {p.name: p.stat().st_size for p in directory.glob("pack-*.tar")}
@@ -169,32 +185,33 @@ class ContextCache:
         if total - used > DEAD_MIN and total > DEAD_RATIO * used:
             self._compact(key, index)
 
-    def _compact(self, key: str, index: dict[str, list[Any]]) -> None:
+    def _compact(self, key: str, index: Index) -> None:
         directory = self.root / key
         fd, name = tempfile.mkstemp(prefix="pack-", suffix=".tar", dir=directory)
         new = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
-                for record in sorted(index.values(), key=lambda r: (r[1], r[2])):
-                    with open(directory / record[1], "rb") as src:
-                        src.seek(record[2])
+                for rel, kept in sorted(index.items(), key=lambda item: (item[1].pack, item[1].offset)):
+                    with open(directory / kept.pack, "rb") as src:
+                        src.seek(kept.offset)
                         offset = out.tell()
-                        _copy(src, out, record[3])
-                    record[1], record[2] = new.name, offset
+                        _copy(src, out, kept.size)
+                    index[rel] = kept._replace(pack=new.name, offset=offset)
             self._save(key, index)
         except BaseException:
             new.unlink(missing_ok=True)
             raise
         self._collect(key, index)
 
-    def _load(self, key: str) -> dict[str, list[Any]]:
+    def _load(self, key: str) -> Index:
+        """The key's index; empty when missing or unreadable (then everything is sent)."""
         try:
             data = json.loads((self.root / key / INDEX).read_bytes())
-        except (FileNotFoundError, ValueError):
+            return {rel: Kept(*fields) for rel, fields in data.items()}
+        except (FileNotFoundError, ValueError, TypeError, AttributeError):
             return {}
-        return data if isinstance(data, dict) else {}
 
-    def _save(self, key: str, index: dict[str, list[Any]]) -> None:
+    def _save(self, key: str, index: Index) -> None:
         path = self.root / key / INDEX
         tmp = path.with_name(f".{INDEX}.{secrets.token_hex(4)}")
         tmp.write_text(json.dumps(index, separators=(",", ":")))

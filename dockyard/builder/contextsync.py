@@ -93,6 +93,6 @@ def decode(data: bytes) -> list[tuple[tarfile.TarInfo, str]]:
 
 def manifest_member(data: bytes) -> bytes:
     """The tar header and padded data of the manifest member (client side)."""
-    info = tarfile.TarInfo(MANIFEST)
-    info.size, info.mode = len(data), 0o600
-    return info.tobuf(format=tarfile.PAX_FORMAT) + data + b"\0" * ((-len(data)) % 512)
+    from dockyard import tarstream
+
+    return tarstream.member_bytes(MANIFEST, data, 0o600, tarfile.PAX_FORMAT)

@@ -12,7 +12,6 @@ dockyard/builder/buildsecrets.py). The daemon's JSON stream is shown by `buildpr
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -120,11 +119,10 @@ def cmd_build(cli: Cli, argv: list[str], path: str) -> int:
         "squash": "1" if opts.squash else None,
     }
     client = cli.client
-    resp = None
-    if local is not None:
-        resp = _incremental_build(client, params, local)
-        body = local.full_tar() if resp is None else None
+    resp = _incremental_build(client, params, local) if local is not None else None
     if resp is None:
+        if local is not None:  # not a dockyard daemon, or it dropped files meanwhile
+            body = local.full_tar()
         resp = client._send("POST", "/build", params, data=body,  # noqa: SLF001 - the streaming build body
                             headers={"Content-Type": "application/x-tar"})
     from dockyard.cli.buildprogress import open_view
@@ -202,15 +200,11 @@ class _LocalContext:
         from dockyard.builder.dockerignore import Matcher, read_patterns
 
         self.root, self.dockerfile, self.dockerfile_bytes, self.prefix = root, dockerfile, dockerfile_bytes, prefix
-        patterns: list[str] = []
-        for name in (dockerfile + ".dockerignore", ".dockerignore"):
-            path = os.path.join(root, name)
-            if dockerfile_bytes is None and os.path.isfile(path):
-                patterns = read_patterns(Path(path).read_bytes())
-                break
-            if dockerfile_bytes is not None and name == ".dockerignore" and os.path.isfile(path):
-                patterns = read_patterns(Path(path).read_bytes())
-        self.matcher = Matcher(patterns)
+        # `<Dockerfile>.dockerignore` first, then `.dockerignore`; only the latter for a
+        # Dockerfile from stdin or from outside the directory.
+        names = [".dockerignore"] if dockerfile_bytes is not None else [dockerfile + ".dockerignore", ".dockerignore"]
+        found = next((p for p in (Path(root, n) for n in names) if p.is_file()), None)
+        self.matcher = Matcher(read_patterns(found.read_bytes()) if found else [])
         self.error = ""  # why the context could not be read in full, if it could not
 
     def full_tar(self) -> Any:
@@ -228,9 +222,8 @@ class _LocalContext:
             if info.isreg():
                 paths[info.name] = full
         if self.dockerfile_bytes is not None:
-            info = self._stdin_dockerfile()
-            digest = hashlib.sha256(self.dockerfile_bytes).hexdigest()
-            items.append(contextsync.item(info, "sha256:" + digest))
+            # Its name is new on every build, so the daemon never holds it: always sent.
+            items.append(contextsync.item(self._stdin_dockerfile(), ""))
         return contextsync.encode(items), paths
 
     def partial_tar(self, manifest: bytes, paths: dict[str, str], need: list[str]) -> Any:

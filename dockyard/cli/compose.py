@@ -392,11 +392,10 @@ def _run(s: _Session, o: SimpleNamespace, args: list[str]) -> int:
 
 
 def _config(s: _Session, o: SimpleNamespace, services: list[str]) -> int:
+    from dockyard.compose.convert import check_services
     from dockyard.compose.yamlio import dump_yaml
 
     project = s.project(services or None)
-    from dockyard.compose.convert import check_services
-
     check_services(project)
     if o.services:
         for n in project.services:

@@ -108,20 +108,23 @@ def resolve_host(flag: str | None = None, environ: Mapping[str, str] | None = No
     return DEFAULT_SOCKET
 
 
-def context_host(name: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
-    """The daemon address of a docker CLI context (`--context`, else DOCKER_CONTEXT), read
-    from the docker CLI's context store; None for the default context (then the usual
-    flag and environment rules apply). LookupError with Docker's words when the context
-    does not exist."""
+def context_host(name: str | None = None) -> str | None:
+    """The daemon address of a docker CLI context (`--context`, else DOCKER_CONTEXT unless
+    DOCKER_HOST/DOCKYARD_HOST is set, as with docker), read from the docker CLI's context
+    store; None for the default context (then the usual flag and environment rules
+    apply). LookupError with Docker's words when the context does not exist."""
+    if name is None:
+        if os.environ.get("DOCKYARD_HOST") or os.environ.get("DOCKER_HOST"):
+            return None
+        name = os.environ.get("DOCKER_CONTEXT")
+    if not name or name == "default":
+        return None
     import hashlib
     import json
 
-    env = os.environ if environ is None else environ
-    name = name if name is not None else env.get("DOCKER_CONTEXT")
-    if not name or name == "default":
-        return None
-    config_dir = env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    meta = os.path.join(config_dir, "contexts", "meta", hashlib.sha256(name.encode()).hexdigest(), "meta.json")
+    from dockyard.distribution.credentials import config_dir
+
+    meta = os.path.join(config_dir(), "contexts", "meta", hashlib.sha256(name.encode()).hexdigest(), "meta.json")
     try:
         with open(meta) as f:
             doc = json.load(f)

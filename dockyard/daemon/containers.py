@@ -170,8 +170,10 @@ class ContainerService:
             record["SizeRw"], record["SizeRootFs"] = self._sizes(record)
         return record
 
-    def list(self, *, all: bool = False, limit: int | None = None, size: bool = False,
+    def list(self, *, all: bool = False, limit: int | None = None,
              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """`GET /containers/json` summaries (in memory; `add_sizes` and `show_image_ids`
+        finish them where asked, off the event loop)."""
         records = sorted(self._records.values(), key=lambda r: r["Created"], reverse=True)
         filters = filters or {}
         check_list_filters(filters)
@@ -180,20 +182,31 @@ class ContainerService:
         records = [r for r in records if self._matches(r, filters)]
         if limit and limit > 0:
             records = records[:limit]
-        resolved: dict[str, str | None] = {}
+        return [self._summary(r) for r in records]
 
-        def shown_image(record: dict[str, Any]) -> str:
-            # As dockerd: the name the container was made with while it still names the
-            # container's image; its image ID once the name was removed or moved on.
-            ref = record["Config"].get("Image", "")
+    def add_sizes(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """SizeRw and SizeRootFs on listing summaries (blocking: walks each rw layer)."""
+        for summary in summaries:
+            record = self._records.get(summary["Id"])
+            if record is not None:
+                summary["SizeRw"], summary["SizeRootFs"] = self._sizes(record)
+        return summaries
+
+    def show_image_ids(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """dockerd's `Image` of a listing: the name a container was made with while it
+        still names the container's image, its image ID once the name was removed or
+        moved on (blocking: it looks the names up)."""
+        resolved: dict[str, str | None] = {}
+        for summary in summaries:
+            ref = summary["Image"]
             if ref not in resolved:
                 try:
                     resolved[ref] = self._images.resolve(ref)[0]
                 except DockyardError:
                     resolved[ref] = None
-            return ref if resolved[ref] == record["Image"] else record["Image"]
-
-        return [self._summary(r, size, shown_image(r)) for r in records]
+            if resolved[ref] != summary["ImageID"]:
+                summary["Image"] = summary["ImageID"]
+        return summaries
 
     def in_use(self, image_id: str) -> list[dict[str, Any]]:
         """Records of the containers made from `image_id` (the image service reads their
@@ -895,12 +908,12 @@ class ContainerService:
             image_size = 0
         return rw, rw + image_size
 
-    def _summary(self, record: dict[str, Any], size: bool, image: str) -> dict[str, Any]:
+    def _summary(self, record: dict[str, Any]) -> dict[str, Any]:
         config = record["Config"]
         summary = {
             "Id": record["Id"],
             "Names": [record["Name"]],
-            "Image": image,
+            "Image": config.get("Image", ""),
             "ImageID": record["Image"],
             # Docker quotes the arguments holding spaces (not the path), and only those.
             "Command": " ".join([record["Path"]] + [f"'{a}'" if " " in a else a for a in record["Args"]]),
@@ -913,8 +926,6 @@ class ContainerService:
             "NetworkSettings": {"Networks": record["NetworkSettings"].get("Networks") or {}},
             "Mounts": record.get("Mounts") or [],
         }
-        if size:
-            summary["SizeRw"], summary["SizeRootFs"] = self._sizes(record)
         return summary
 
     def _matches(self, record: dict[str, Any], filters: dict[str, list[str]]) -> bool:

@@ -278,10 +278,10 @@ def validate_config(config: dict[str, Any]) -> None:
 
         parse_signal(config["StopSignal"])
     health = config.get("Healthcheck") or {}
-    for key, label in (("Interval", "Interval"), ("Timeout", "Timeout"), ("StartPeriod", "StartPeriod")):
+    for key in ("Interval", "Timeout", "StartPeriod"):
         value = health.get(key) or 0
         if value and value < _MIN_DURATION_NS:
-            raise InvalidParameter(f"{label} in Healthcheck cannot be less than 1ms")
+            raise InvalidParameter(f"{key} in Healthcheck cannot be less than 1ms")
     if (health.get("Retries") or 0) < 0:
         raise InvalidParameter("Retries in Healthcheck cannot be negative")
 

@@ -5,6 +5,7 @@ boot, and answers the system-wide questions (`/info`, `/version`)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import os
 import platform
@@ -200,54 +201,34 @@ class Daemon:
         dockerd lists them there: the top-level ones, each with SharedSize (the bytes of
         its layers another image also uses)."""
         images = await asyncio.to_thread(self.images.list, False)
-        shared = await asyncio.to_thread(self._shared_sizes)
+        layer_sizes, shared = await asyncio.to_thread(self._layer_sizes)
+        containers = await asyncio.to_thread(self.containers.add_sizes, self.containers.list(all=True))
+        users = collections.Counter(container["ImageID"] for container in containers)
         for image in images:
             image["SharedSize"] = shared.get(image["Id"], 0)
-        containers = self.containers.list(all=True, size=True)
-        users: dict[str, int] = {}
-        for container in containers:
-            users[container["ImageID"]] = users.get(container["ImageID"], 0) + 1
-        for image in images:
-            image["Containers"] = users.get(image["Id"], 0)
-        layers_size = await asyncio.to_thread(self._layers_size)
+            image["Containers"] = users[image["Id"]]
         return {
-            "LayersSize": layers_size,
+            "LayersSize": sum(layer_sizes.values()),
             "Images": images,
             "Containers": containers,
             "Volumes": await self.volumes.usage(),
             "BuildCache": [],
         }
 
-    def _shared_sizes(self) -> dict[str, int]:
-        """Image ID → size of its layers that some other image also has."""
-        records = self.images.db.list_images()
-        users: dict[str, int] = {}
-        for record in records:
-            for chain in set(record.chain_ids):
-                users[chain] = users.get(chain, 0) + 1
+    def _layer_sizes(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(chain ID → size of every stored layer, image ID → size of its layers some
+        other image also has); each layer record read once."""
         sizes: dict[str, int] = {}
-        out = {}
-        for record in records:
-            total = 0
-            for chain in set(record.chain_ids):
-                if users[chain] > 1:
-                    if chain not in sizes:
-                        try:
-                            sizes[chain] = self.images.layer_record(chain).size
-                        except Exception:  # noqa: BLE001 - a layer being removed right now
-                            sizes[chain] = 0
-                    total += sizes[chain]
-            out[record.id] = total
-        return out
-
-    def _layers_size(self) -> int:
-        total = 0
         for chain_id in self.images.layers.list():
             try:
-                total += self.images.layer_record(chain_id).size
+                sizes[chain_id] = self.images.layer_record(chain_id).size
             except Exception:  # noqa: BLE001 - a layer being removed right now
                 continue
-        return total
+        records = self.images.db.list_images()
+        users = collections.Counter(chain for record in records for chain in set(record.chain_ids))
+        shared = {record.id: sum(sizes.get(chain, 0) for chain in set(record.chain_ids) if users[chain] > 1)
+                  for record in records}
+        return sizes, shared
 
     def _daemon_id(self) -> str:
         path = self.config.data_root / "engine-id"

@@ -57,7 +57,7 @@ def write_files(record: dict[str, Any], *, address: str | None = None,
     if mode.startswith("container:"):
         return
     config, host_config = record["Config"], record["HostConfig"]
-    hostname = config.get("Hostname") or record["Id"][:12]
+    hostname = _hostname(record)
     extra = extra_host_lines(host_config.get("ExtraHosts") or [], host_gateway) + list(more_hosts)
     if mode == "host":
         hosts = host_hosts_content(host_hosts, extra)
@@ -197,10 +197,12 @@ def set_hosts_entry(record: dict[str, Any], address: str, present: bool) -> None
         return
     lines = [line for line in lines if line.split("\t", 1)[0] != address]
     if present:
-        config = record["Config"]
-        hostname = config.get("Hostname") or record["Id"][:12]
-        lines.append(f"{address}\t{host_names(hostname, config.get('Domainname') or '')}")
+        lines.append(f"{address}\t{host_names(_hostname(record), record['Config'].get('Domainname') or '')}")
     rewrite_in_place(path, "\n".join(lines) + "\n")
+
+
+def _hostname(record: dict[str, Any]) -> str:
+    return record["Config"].get("Hostname") or record["Id"][:12]
 
 
 def rewrite_in_place(path: str, content: str) -> None:

@@ -88,10 +88,9 @@ class ContainerFiles:
                       copy_uid_gid: bool = False) -> None:
         """Unpack the tar `stream` (a blocking file, read in a worker thread) into the
         directory `path` of the container (`PUT …/archive`)."""
-        if not path:
-            raise InvalidParameter("path cannot be empty")
-        async with self._containers.rootfs(ref, with_mounts=self._in_mount(ref, path)) as (record, rootfs):
-            if record["HostConfig"].get("ReadonlyRootfs") and not self._in_mount(ref, path):
+        in_mount = self._in_mount(ref, path)  # (an empty path is refused here)
+        async with self._containers.rootfs(ref, with_mounts=in_mount) as (record, rootfs):
+            if record["HostConfig"].get("ReadonlyRootfs") and not in_mount:
                 raise Forbidden("container rootfs is marked read-only")
             await asyncio.to_thread(_extract, rootfs, path, ref, stream, no_overwrite_dir_non_dir,
                                     record["Config"].get("User") if copy_uid_gid else None, self._idmap)
@@ -133,7 +132,7 @@ class ContainerFiles:
         through its own view; otherwise through its layers, which keeps the runtime's
         /proc, /sys and /dev out of an archive of `/`, as in Docker's."""
         record = self._containers.get(ref)
-        cleaned = posixpath.normpath("/" + path.lstrip("/"))  # (normpath keeps a leading //)
+        cleaned = split_request_path(path)[0]
         mounts = [m.get("Destination") or "" for m in record.get("Mounts") or []]
         mounts += ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
         return any(m and (cleaned == m or cleaned.startswith(m.rstrip("/") + "/")) for m in mounts)

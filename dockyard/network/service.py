@@ -443,10 +443,8 @@ class NetworkService:
             sandbox = self._sandboxes.get(cid)
             if sandbox is not None:
                 await self._attach_live(record, sandbox, network, entry)
-                if _mode(record) != "host":
-                    added = sandbox.endpoints.get(network.id)
-                    if added is not None:
-                        await asyncio.to_thread(etcfiles.set_hosts_entry, record, str(added.address.ip), True)
+                added = sandbox.endpoints[network.id]
+                await asyncio.to_thread(etcfiles.set_hosts_entry, record, str(added.address.ip), True)
             networks[network.name] = entry
             await self._persist(record)
         if sandbox is not None:

@@ -63,14 +63,19 @@ def test_contexts_and_bad_hosts_fail_in_one_line(daemon, tmp_path):
     from tests.support.daemon import BIN
 
     def dockyard(*args, env=None):
+        base = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKYARD_HOST", "DOCKER_CONTEXT")}
         return subprocess.run([str(BIN / "dockyard"), *args], capture_output=True, timeout=30,
-                              env={**os.environ, "DOCKER_CONFIG": str(tmp_path), **(env or {})})
+                              env={**base, "DOCKER_CONFIG": str(tmp_path), **(env or {})})
 
     for result in (dockyard("-H", "bogus", "ps"), dockyard("ps", env={"DOCKER_HOST": "bogus"})):
         assert result.returncode == 1 and result.stderr == b"error during connect: invalid bind address format: bogus\n"
     for result in (dockyard("--context", "nosuch", "ps"), dockyard("ps", env={"DOCKER_CONTEXT": "nosuch"})):
         assert result.returncode == 1 and b'context "nosuch": context not found' in result.stderr
         assert b"Traceback" not in result.stderr
+    # DOCKER_HOST wins over DOCKER_CONTEXT, as with docker.
+    overridden = dockyard("version", "--format", "{{.Server.Version}}",
+                          env={"DOCKER_CONTEXT": "nosuch", "DOCKER_HOST": daemon.host})
+    assert overridden.returncode == 0, overridden.stderr
     # A context made by the docker CLI's context store points dockyard at its daemon.
     meta = tmp_path / "contexts" / "meta"
     import hashlib

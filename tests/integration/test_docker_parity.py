@@ -260,3 +260,13 @@ def test_image_events_name_the_image_as_dockerd(daemon):
     assert f"tag {image_id} parity-evt:t1" in lines
     assert f"untag {image_id} {image_id}" in lines
     assert "pull busybox:latest busybox" in lines
+
+
+def test_host_port_zero_is_a_random_port(daemon):
+    cid = daemon.docker("run", "-d", "-p", "127.0.0.1:0:80", "busybox", "sleep", "60").stdout.decode().strip()
+    try:
+        shown = daemon.docker("port", cid, "80").stdout.decode().strip()
+        host, _, port = shown.rpartition(":")
+        assert host == "127.0.0.1" and int(port) > 0, shown
+    finally:
+        daemon.docker("rm", "-f", cid, check=False)

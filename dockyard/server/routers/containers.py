@@ -30,12 +30,16 @@ def routes(daemon: Daemon) -> list[tuple[str, str, object]]:
         return json_response(result, 201)
 
     async def list_(request: web.Request) -> web.Response:
-        return json_response(containers.list(
-            all=boolean(request, "all"), limit=integer(request, "limit"),
-            size=boolean(request, "size"), filters=filters(request)))
+        found = containers.list(all=boolean(request, "all"), limit=integer(request, "limit"),
+                                filters=filters(request))
+        if boolean(request, "size"):  # walks every rw layer: off the event loop
+            found = await asyncio.to_thread(containers.add_sizes, found)
+        return json_response(await asyncio.to_thread(containers.show_image_ids, found))
 
     async def inspect(request: web.Request) -> web.Response:
-        return json_response(containers.inspect(request.match_info["id"], boolean(request, "size")))
+        if boolean(request, "size"):
+            return json_response(await asyncio.to_thread(containers.inspect, request.match_info["id"], True))
+        return json_response(containers.inspect(request.match_info["id"]))
 
     async def start(request: web.Request) -> web.Response:
         await containers.start(request.match_info["id"])
@@ -215,12 +219,6 @@ def _time_param(request: web.Request, name: str) -> float | None:
         except ValueError:
             raise InvalidParameter(f"invalid value for {name}: {value}") from None
 
-
-def _int_param(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameter(f"invalid value for {name}: {value!r}") from None
 
 
 def _dumps(data: Any) -> bytes:
