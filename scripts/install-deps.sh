@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_pkgs=(runc conmon busybox-static tini iproute2 nftables ca-certificates python3-venv mmdebstrap debian-archive-keyring)
+want_pkgs=(runc conmon libseccomp2 busybox-static tini iproute2 nftables ca-certificates python3-venv mmdebstrap debian-archive-keyring)
 # Test-only: a real engine, and the reference registry, skopeo and openssl for the
 # distribution round trips.
 # iptables: dockyard's rules beside a Docker engine's; wrk: bench/net_throughput.

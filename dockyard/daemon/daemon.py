@@ -89,10 +89,13 @@ class Daemon:
         await asyncio.to_thread(self.images.reconcile)
         await self.containers.restore()
         await self.containers.start_by_policy()
+        # The first exec (or health check) should not wait for the helper to start.
+        await self.runtime.start_exec_helper()
 
     async def shutdown(self) -> None:
         await self.containers.shutdown()
         await self.networks.shutdown()
+        await self.runtime.close()
 
     def version(self) -> dict[str, Any]:
         uname = os.uname()

@@ -3,8 +3,9 @@
 
 An exec is created (its config checked, an ID handed out), then started once: attached
 (the caller relays its attach connection) or detached. Its exit code is kept for
-`GET /exec/{id}/json` until the container is removed. The process runs under a conmon of
-its own (runtime.Runtime.exec), so output is never lost between start and attach.
+`GET /exec/{id}/json` until the container is removed. The process is started by the
+runtime's exec helper (runtime.Runtime.exec) with its stdio already in the daemon's
+hands, so no output is lost between start and attach.
 """
 
 from __future__ import annotations
@@ -154,7 +155,6 @@ class ExecService:
         instance.running = False
         instance.done.set()
         self._forget_running(instance)
-        await instance.session.remove()
         try:
             record = self._containers.get(instance.container_id)
         except NotFound:

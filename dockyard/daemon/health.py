@@ -122,7 +122,7 @@ class HealthMonitor:
             code = -1
             text = f"Health check exceeded timeout ({check['Timeout'] / SECOND:g}s)"
         finally:
-            await session.remove()
+            session.close()
         return {"Start": start, "End": rfc3339(), "ExitCode": code, "Output": text}
 
     async def _record(self, record: dict[str, Any], check: dict[str, Any], result: dict[str, Any],

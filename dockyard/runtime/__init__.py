@@ -6,9 +6,10 @@ attach socket, `read_log` (logs.py) reads conmon's log files.
 """
 
 from dockyard.runtime.attach import STDERR, STDIN, STDOUT, AttachConnection
+from dockyard.runtime.exechelper import ExecSession
 from dockyard.runtime.failures import NoSuchContainer, RuntimeFailure
 from dockyard.runtime.logs import LogRecord, read_log, read_log_batches
-from dockyard.runtime.runtime import ExecSession, ExitStatus, Runtime
+from dockyard.runtime.runtime import ExitStatus, Runtime
 
 __all__ = [
     "STDERR", "STDIN", "STDOUT", "AttachConnection", "ExecSession", "ExitStatus",

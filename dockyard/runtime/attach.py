@@ -25,7 +25,23 @@ _RECV_SIZE = 65536
 _SEND_CHUNK = 16384
 
 
-class AttachConnection:
+class OutputStream:
+    """Async iteration over `read()`: (stream number, bytes) until it returns None."""
+
+    async def read(self) -> tuple[int, bytes] | None:
+        raise NotImplementedError
+
+    def __aiter__(self) -> OutputStream:
+        return self
+
+    async def __anext__(self) -> tuple[int, bytes]:
+        item = await self.read()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+
+class AttachConnection(OutputStream):
     """One attach session. Not safe for concurrent readers; one reader and one writer
     task may use it at the same time."""
 
@@ -52,15 +68,6 @@ class AttachConnection:
                 return None
             if len(message) > 1:
                 return message[0], message[1:]
-
-    def __aiter__(self) -> AttachConnection:
-        return self
-
-    async def __anext__(self) -> tuple[int, bytes]:
-        item = await self.read()
-        if item is None:
-            raise StopAsyncIteration
-        return item
 
     async def write_stdin(self, data: bytes) -> None:
         """Send `data` to the container's stdin (dropped by conmon if it has none)."""

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`Runtime`: containers run by runc under a conmon monitor each. No state logic here —
-the daemon owns the state machine; this module only starts, signals, watches and removes.
+"""`Runtime`: containers run by runc under a conmon monitor each, and processes exec'd in
+them through the exec helper. No state logic here — the daemon owns the state machine;
+this module only starts, signals, watches and removes.
 
 One bundle directory per container, `bundles_dir/<id>/`:
 
@@ -11,19 +12,19 @@ One bundle directory per container, `bundles_dir/<id>/`:
     ctl, winsz      conmon's control fifos (resize)           (exists while it runs)
     exit            the exit code, written by conmon when the container ends
     oom             present if the memory cgroup OOM-killed something
-    exec/<exec-id>/ the same files for each exec session
 
 conmon double-forks away from us, so containers outlive the daemon; a new daemon finds
 each monitor again through conmon.pid and watches it with a pidfd.
 
-The conmon handshake (its API version 1): we pass pipe fds in `_OCI_SYNCPIPE`,
-`_OCI_STARTPIPE` and `_OCI_ATTACHPIPE`. On the sync pipe conmon writes one JSON object
-per line: `{"data": <pid>}` once the runtime has created the process, or
-`{"data": -1, "message": "<runtime stderr>"}` when it failed; for exec a second line
-`{"data": <exit code>}` follows when the process ends. conmon blocks reading the start
-pipe (if given) before it does anything, and for an attached exec a second time right
-before starting the process, after it has written `{"data": 0}` to the attach pipe to say
-its socket listens — so no output is lost.
+The conmon handshake (its API version 1): we pass a pipe fd in `_OCI_SYNCPIPE`, on which
+conmon writes one JSON object per line: `{"data": <pid>}` once the runtime has created
+the process, or `{"data": -1, "message": "<runtime stderr>"}` when it failed.
+
+`exec` does not go through conmon and `runc exec` (30 ms of process start-up and seccomp
+compilation each): the exec helper (execd, exechelper) forks the process into the
+container's cgroups and namespaces, sets it up as runc would (nsenter) with the
+container's seccomp filter compiled once per run of the container (seccompbpf), and the
+daemon holds its stdio itself.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ from typing import Any
 
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.runtime.attach import AttachConnection, connect_attach
+from dockyard.runtime.exechelper import ExecHelper, ExecSession, Stdio, StdioConnection
 from dockyard.runtime.failures import NoSuchContainer, RuntimeFailure
+from dockyard.runtime.nsenter import NAMESPACE_FLAGS
+from dockyard.runtime.seccompbpf import compile_filter
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _STOP_WAIT = 5.0  # seconds to let a force-deleted container's monitor finish
@@ -56,50 +60,6 @@ class ExitStatus:
     code: int  # the exit status, or 128+N for death by signal N; 255 if the monitor died
     oom_killed: bool
     finished_at: str  # RFC 3339 with nanoseconds, UTC
-
-
-class ExecSession:
-    """A process started in a running container by `Runtime.exec`."""
-
-    def __init__(self, exec_id: str, pid: int, directory: Path, sync: _SyncPipe,
-                 attach: AttachConnection | None):
-        self.exec_id = exec_id
-        self.pid = pid
-        self.directory = directory
-        self.attach = attach
-        self._sync = sync
-        self._exit: asyncio.Future[int] | None = None
-
-    async def wait(self) -> int:
-        """The exit code (128+N for a signal) once the process has ended. Any number of
-        tasks may wait."""
-        if self._exit is None:
-            self._exit = asyncio.ensure_future(self._collect_exit())
-        return await asyncio.shield(self._exit)
-
-    async def _collect_exit(self) -> int:
-        # conmon's second sync-pipe message; its exit file if the pipe just closes.
-        message = await self._sync.message()
-        self._sync.close()
-        code = message.get("data") if message else None
-        if isinstance(code, int) and code >= 0:
-            return code
-        return await asyncio.to_thread(_read_exit_file, self.directory / "exit")
-
-    async def resize(self, height: int, width: int) -> None:
-        await asyncio.to_thread(_write_ctl, self.directory / "ctl", f"1 {height} {width}\n")
-
-    def close(self) -> None:
-        """Let go of the session's pipes and attach connection (the process, if still
-        running, keeps running)."""
-        self._sync.close()
-        if self.attach is not None:
-            self.attach.close()
-
-    async def remove(self) -> None:
-        """Delete the session's directory (its log and exit file); call after wait()."""
-        self.close()
-        await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
 
 class Runtime:
@@ -113,6 +73,8 @@ class Runtime:
         self.conmon = shutil.which(conmon) or conmon
         self.runc_root = Path(runc_root).absolute()
         self.bundles_dir = Path(bundles_dir).absolute()
+        self._exec_helper = ExecHelper()
+        self._exec_targets: dict[str, _ExecTarget] = {}
 
     # ── paths ─────────────────────────────────────────────────────────────────────────
 
@@ -200,6 +162,7 @@ class Runtime:
         refused (RuntimeFailure); with it the container is killed first. Deleting what
         does not exist is not an error."""
         bundle = self.bundle_dir(cid)
+        self._exec_targets.pop(cid, None)
         if (self.runc_root / cid).exists():
             args = ["delete", "--force", cid] if force else ["delete", cid]
             try:
@@ -268,59 +231,61 @@ class Runtime:
 
     async def exec(self, cid: str, process: dict[str, Any], *, tty: bool, stdin: bool,
                    attach: bool = True, exec_id: str | None = None) -> ExecSession:
-        """Run `process` (an OCI process object) in the running container `cid` under its
-        own conmon. With `attach`, the session's attach connection is open before the
-        process starts, so no output is missed; output also goes to the session's log
-        file (`exec/<exec_id>/exec.log` in the bundle). Raises RuntimeFailure with runc's
-        message when the process cannot start."""
+        """Run `process` (an OCI process object) in the running container `cid`, set up
+        as `runc exec` would (see nsenter), through the exec helper. With `attach`, the
+        session's `attach` holds the process's stdio from before it starts, so no output
+        is missed. Raises RuntimeFailure with runc's wording when the process cannot
+        start."""
         exec_id = exec_id or uuid.uuid4().hex
-        bundle = self.bundle_dir(cid)
-        directory = bundle / "exec" / _checked_id(exec_id)
-        await asyncio.to_thread(_prepare_exec_dir, directory, process)
-        args = [
-            "--api-version", "1", "-c", cid, "-u", exec_id, "-r", self.runc,
-            "-b", str(directory), "-p", str(directory / "pidfile"),
-            "-P", str(directory / "conmon.pid"), "--exec",
-            "--exec-process-spec", str(directory / "process.json"),
-            "-l", f"k8s-file:{directory / 'exec.log'}", "--persist-dir", str(directory),
-            "--full-attach", "--socket-dir-path", str(directory), "--no-sync-log",
-            *self._conmon_runtime_args(),
-        ]
-        if tty:
-            args.append("-t")
-        if stdin:
-            args.append("-i")
-        if attach:
-            args.append("--exec-attach")
-        connection: AttachConnection | None = None
-        launched: _Launched | None = None
+        target = await asyncio.to_thread(self._exec_target, cid)
+        request = {"id": exec_id, "pid": target.pid, "cgroup": target.cgroup,
+                   "namespaces": target.namespaces, "process": process,
+                   "keyring": f"_ses.{cid}", "seccompFlags": target.seccomp_flags, "tty": tty}
+        stdio = Stdio(tty=tty, stdin=stdin, attach=attach)
         try:
-            launched = await self._launch_conmon(args, cwd=directory, attach_handshake=attach)
-            if attach:
-                assert launched.start_w is not None and launched.attach is not None
-                ready = await launched.attach.message()
-                launched.attach.close()
-                if ready is None:
-                    raise RuntimeFailure(_conmon_error(await launched.stderr()))
-                connection = await connect_attach(directory / "attach")
-                # Second start-pipe write: conmon now runs `runc exec`.
-                os.write(launched.start_w, b"1")
-            message = await launched.sync.message()
-            pid = message.get("data") if message else None
-            if not (isinstance(pid, int) and pid > 0):
-                reason = (message or {}).get("message") or ""
-                raise RuntimeFailure(_runtime_error(reason) if reason
-                                     else _conmon_error(await launched.stderr()))
-            launched.close_start()
-            return ExecSession(exec_id, pid, directory, launched.sync, connection)
+            try:
+                pid, exited = await self._exec_helper.start(request, target.seccomp, stdio.theirs)
+            finally:
+                stdio.close_theirs()
+            connection = stdio.connect()
         except BaseException:
-            if connection is not None:
-                connection.close()
-            if launched is not None:
-                launched.sync.close()
-                launched.close_start()
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+            stdio.discard()
             raise
+        session = ExecSession(exec_id, pid, exited, connection if attach else None)
+        if connection is not None and not attach:
+            asyncio.create_task(_drain(connection))
+        return session
+
+    async def start_exec_helper(self) -> None:
+        """Start the exec helper now rather than on the first exec."""
+        await self._exec_helper.ensure()
+
+    async def close(self) -> None:
+        """Let go of the exec helper (the daemon is stopping)."""
+        await self._exec_helper.close()
+
+    def _exec_target(self, cid: str) -> _ExecTarget:
+        """What entering the container needs, read from its bundle once per run of it:
+        the init's pid, its cgroup, the namespaces to join, the compiled seccomp filter."""
+        bundle = self.bundle_dir(cid)
+        pid = _read_pid(bundle / "pidfile")
+        if pid is None:
+            raise RuntimeFailure(f"container {cid} is not running")
+        cached = self._exec_targets.get(cid)
+        if cached is not None and cached.pid == pid:
+            return cached
+        try:
+            spec = json.loads((bundle / "config.json").read_bytes())
+        except FileNotFoundError:
+            raise NoSuchContainer(f"container {cid} has no bundle") from None
+        linux = spec.get("linux") or {}
+        section = linux.get("seccomp")
+        program, flags = compile_filter(section) if section else (None, 0)
+        target = _ExecTarget(
+            pid=pid, cgroup=linux.get("cgroupsPath") or "", seccomp=program, seccomp_flags=flags,
+            namespaces=[n["type"] for n in linux.get("namespaces") or () if n.get("type") in NAMESPACE_FLAGS])
+        self._exec_targets[cid] = target
+        return target
 
     # ── internals ─────────────────────────────────────────────────────────────────────
 
@@ -328,41 +293,21 @@ class Runtime:
         # JSON logs let us pick runc's error message out of its stderr reliably.
         return [f"--runtime-arg=--root={self.runc_root}", "--runtime-arg=--log-format=json"]
 
-    async def _launch_conmon(self, args: Sequence[str], *, cwd: Path,
-                             attach_handshake: bool = False) -> _Launched:
+    async def _launch_conmon(self, args: Sequence[str], *, cwd: Path) -> _Launched:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-        pass_fds = [sync_w]
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS")}
         env["_OCI_SYNCPIPE"] = str(sync_w)
-        start_r = start_w = attach_r = attach_w = -1
-        if attach_handshake:
-            start_r, start_w = os.pipe2(os.O_CLOEXEC)
-            attach_r, attach_w = os.pipe2(os.O_CLOEXEC)
-            pass_fds += [start_r, attach_w]
-            env["_OCI_STARTPIPE"] = str(start_r)
-            env["_OCI_ATTACHPIPE"] = str(attach_w)
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.conmon, *args, cwd=str(cwd), env=env, pass_fds=pass_fds,
+                self.conmon, *args, cwd=str(cwd), env=env, pass_fds=[sync_w],
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True)
         except BaseException:
-            for fd in (sync_r, start_w, attach_r):
-                if fd >= 0:
-                    os.close(fd)
+            os.close(sync_r)
             raise
         finally:
-            # The child's ends: conmon has them now (or never will).
-            for fd in (sync_w, start_r, attach_w):
-                if fd >= 0:
-                    os.close(fd)
-        launched = _Launched(proc, _SyncPipe(sync_r),
-                             start_w if start_w >= 0 else None,
-                             _SyncPipe(attach_r) if attach_r >= 0 else None)
-        if launched.start_w is not None:
-            # First start-pipe write: conmon waits for it before forking anything.
-            os.write(launched.start_w, b"0")
-        return launched
+            os.close(sync_w)  # the child's end: conmon has it now (or never will)
+        return _Launched(proc, _SyncPipe(sync_r))
 
     async def _cleanup_failed(self, cid: str, bundle: Path, launched: _Launched | None) -> None:
         """Undo a create that failed or was cancelled midway: no runc state, no
@@ -452,23 +397,34 @@ class _SyncPipe:
             self._fd = -1
 
 
+@dataclass(frozen=True)
+class _ExecTarget:
+    pid: int
+    cgroup: str
+    namespaces: list[str]
+    seccomp: bytes | None
+    seccomp_flags: int
+
+
+async def _drain(connection: StdioConnection) -> None:
+    """Read and drop a detached exec's terminal output until it ends."""
+    try:
+        while await connection.read() is not None:
+            pass
+    finally:
+        connection.close()
+
+
 @dataclass
 class _Launched:
     proc: asyncio.subprocess.Process
     sync: _SyncPipe
-    start_w: int | None
-    attach: _SyncPipe | None
 
     async def stderr(self) -> str:
         """What conmon's launcher printed (its own errors, e.g. bad arguments)."""
         _, err = await asyncio.shield(self.reaped)
         text = err.decode(errors="replace").strip() if err else ""
         return text or f"conmon exited with status {self.proc.returncode}"
-
-    def close_start(self) -> None:
-        if self.start_w is not None:
-            os.close(self.start_w)
-            self.start_w = None
 
     def __post_init__(self) -> None:
         # The launcher exits right after forking the monitor (having written
@@ -508,13 +464,6 @@ def _prepare_bundle(bundle: Path, spec: dict[str, Any]) -> None:
         shutil.rmtree(bundle)
     bundle.mkdir(parents=True, mode=0o700)
     _write_atomic(bundle / "config.json", json.dumps(spec, separators=(",", ":")).encode())
-
-
-def _prepare_exec_dir(directory: Path, process: dict[str, Any]) -> None:
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, mode=0o700)
-    _write_atomic(directory / "process.json", json.dumps(process, separators=(",", ":")).encode())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
