@@ -12,13 +12,14 @@ overridden — are recognised here, as Docker's CLI does.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from typing import Any
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 
@@ -37,8 +38,12 @@ def pump(
 
     Output of a stream that was not asked for (`stdout`/`stderr` False) is dropped.
     """
-    detached = threading.Event()
+    # threading is imported only when there is input to copy (it costs every exec).
+    detached = None
     if stdin:
+        import threading
+
+        detached = threading.Event()
         threading.Thread(
             target=_copy_stdin,
             args=(cli, conn, detach_keys if tty else b"", detached),
@@ -54,7 +59,7 @@ def pump(
         try:
             data = conn.recv(65536)
         except OSError:
-            if detached.is_set():
+            if detached is not None and detached.is_set():
                 break
             raise
         if not data:
@@ -71,7 +76,7 @@ def pump(
                 raise StatusError(payload.decode("utf-8", "replace"), 1)
             elif stdout:
                 cli.out_bytes(payload)
-    return detached.is_set()
+    return detached is not None and detached.is_set()
 
 
 def parse_detach_keys(spec: str | None) -> bytes:
@@ -160,6 +165,9 @@ def follow_resizes(cli: Cli, resize: Callable[[int, int], None]) -> Callable[[],
             if cli.debug:
                 cli.err("failed to resize tty")
 
+    import signal
+    import threading
+
     send()
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -171,6 +179,9 @@ def follow_resizes(cli: Cli, resize: Callable[[int, int], None]) -> Callable[[],
 
 def proxy_signals(forward: Callable[[str], None]) -> Callable[[], None]:
     """Forward the signals a user sends us to the container (non-TTY `run`, `start -a`)."""
+    import signal
+    import threading
+
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
@@ -245,6 +256,8 @@ def _reader(stream: Any) -> Callable[[], bytes]:
 def _shutdown(conn: Any) -> None:
     sock = getattr(conn, "sock", None)
     if sock is not None:
+        import socket
+
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -4,10 +4,12 @@ Debian packages, or list what can be made (`--list`). See dockyard.baseimages.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 BOOTSTRAP = Command(
     "image bootstrap",

@@ -21,10 +21,13 @@ import sys
 import tarfile
 import threading
 from pathlib import Path
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 BUILD = Command(
     "build",

@@ -27,7 +27,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _STEP = re.compile(r"^Step (\d+/\d+) : (.*)$")
 _DONE = re.compile(r"^ ---> [0-9a-f]{12}$")

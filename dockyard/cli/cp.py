@@ -23,10 +23,13 @@ import posixpath
 import stat as statmod
 import tarfile
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
 
 from dockyard.cli.command import Cli, StatusError, parse_args
 from dockyard.cli.parser import Command, Flag, is_set
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 CP = Command(
     "cp",

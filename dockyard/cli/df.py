@@ -4,12 +4,14 @@ Docker lays it out (a summary table, or the per-object tables with `-v`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli
 from dockyard.cli.formatting import ellipsis, short_id, since, tabwrite
 from dockyard.cli.parser import Command, Flag
 from dockyard.units import human_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DF = Command(
     "df",

@@ -10,10 +10,12 @@ exits 64, as Docker does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli, StatusError, filter_value, parse_args, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENTS = Command(
     "events",

@@ -12,10 +12,13 @@ the escape keys ends it with Docker's `read escape sequence` message.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError, parse_args
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EXEC = Command(
     "exec",

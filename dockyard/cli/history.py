@@ -4,10 +4,12 @@ dangling (or, with -a, all unused) images."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 HISTORY = Command(
     "history",

@@ -9,10 +9,13 @@ a terminal.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGES = Command(
     "images",

@@ -10,10 +10,13 @@ data is an error (Docker runs inspect templates with missingkey=error).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FLAGS = [
     Flag("format", "f", "string", help="Format output using a custom template"),

@@ -12,11 +12,14 @@ only endpoints shared by several commands).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 from urllib.parse import quote
 
 from dockyard.cli.command import Cli, StatusError, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CREATE = Command(
     "network create",

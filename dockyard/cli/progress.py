@@ -10,9 +10,12 @@ readable. An `error` message ends the stream with that error.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TextIO
 
 from dockyard.cli.command import StatusError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 class StreamError(StatusError):

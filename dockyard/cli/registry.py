@@ -10,10 +10,13 @@ the aiohttp server only when run.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 HUB_INDEX = "https://index.docker.io/v1/"
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 from types import SimpleNamespace
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError, parse_args
 from dockyard.cli.parser import PROG, Command
 from dockyard.cli.runconfig import FlagError, build_create_body, run_flags
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RUN = Command(
     "run",

@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any
 
 from dockyard.cli import opts as o
 from dockyard.cli.parser import Flag, is_set
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FlagError(ValueError):

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from dockyard.cli.command import Cli, StatusError, parse_args
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATS = Command(
     "stats",

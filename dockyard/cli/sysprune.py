@@ -5,10 +5,12 @@ call each, reported as Docker's CLI reports them: a section per kind, then the t
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli, StatusError, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PRUNE = Command(
     "system prune",

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from typing import Any
 
 from dockyard import API_VERSION, __version__
 from dockyard.cli.command import Cli, StatusError
 from dockyard.cli.parser import PROG, Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = Command(
     "version",

@@ -10,10 +10,12 @@ commands), through the client's JSON plumbing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.command import Cli, StatusError, parse_filters
 from dockyard.cli.parser import Command, Flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CREATE = Command(
     "volume create",

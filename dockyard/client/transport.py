@@ -8,12 +8,16 @@ the request and reads the status and headers itself.
 
 from __future__ import annotations
 
+import _socket
 import json
-import socket
 
 from dockyard.client.errors import APIError
 from dockyard.client.hosts import Host
 from dockyard.client.wire import Connection
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
 
 def open_connection(host: Host, timeout: float | None = None) -> Connection:
@@ -24,7 +28,9 @@ def open_connection(host: Host, timeout: float | None = None) -> Connection:
 def connect_socket(host: Host, timeout: float | None = None) -> socket.socket:
     """A connected stream socket to `host`; raises OSError if nothing listens."""
     if host.scheme == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The C module's socket does all a unix stream needs; the `socket` module (with
+        # selectors, array, enum wrappers) costs every command a few milliseconds.
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.settimeout(timeout)
         try:
             sock.connect(host.path)
@@ -32,6 +38,8 @@ def connect_socket(host: Host, timeout: float | None = None) -> socket.socket:
             sock.close()
             raise
         return sock
+    import socket
+
     sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if host.tls is None:
@@ -74,7 +82,7 @@ class HijackedSocket:
         if hasattr(self.sock, "unwrap"):
             return
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 

@@ -9,10 +9,9 @@ imports on every command, a large part of `dockyard ps`'s run time.
 
 from __future__ import annotations
 
-import socket
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Iterable
     from typing import Any
 
