@@ -29,6 +29,7 @@ import os
 import platform
 import resource
 import select
+import signal
 import socket
 import stat
 import struct
@@ -102,6 +103,7 @@ def enter(request: dict[str, Any]) -> None:
 def become(request: dict[str, Any], seccomp: bytes | None, keep_fds: tuple[int, ...],
            console: socket.socket | None) -> None:
     """Turn this process into the exec'd one; returns only by raising SetupError."""
+    _reset_signals()
     process = request["process"]
     environment = dict(item.partition("=")[::2] for item in process.get("env") or ())
     if request.get("keyring"):
@@ -235,6 +237,20 @@ def _open_terminal(console: socket.socket, size: dict[str, int] | None) -> None:
     os.close(master)
     os.close(slave)
     console.close()
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ (and the daemon may ignore more); ignored
+    # signals stay ignored across execve, so `yes | head -1` would never end by SIGPIPE.
+    # The exec'd process starts as runc's do: every signal default, none blocked.
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # numbers the C library keeps for itself
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _fix_stdio_ownership(uid: int) -> None:

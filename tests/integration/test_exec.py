@@ -72,6 +72,9 @@ def test_quick_execs_lose_no_output(daemon, running):
         assert daemon.docker("exec", running, "echo", f"line-{i}").stdout == f"line-{i}\n".encode()
     out = daemon.docker("exec", running, "sh", "-c", "seq 1 20000; seq 1 5 >&2").stdout
     assert out.count(b"\n") == 20000 and out.endswith(b"\n20000\n")
+    # SIGPIPE is not ignored in the exec'd process (Python, which starts it, ignores it).
+    piped = daemon.docker("exec", running, "sh", "-c", "yes | head -1", timeout=20)
+    assert piped.stdout == b"y\n" and b"Broken pipe" not in piped.stderr
 
 
 def test_exec_with_a_terminal(daemon, running):
@@ -88,7 +91,7 @@ def test_exec_with_a_terminal(daemon, running):
 # What an exec'd process is made of, compared field by field with `runc exec` into the
 # same container: ids, groups, capability sets, no_new_privs, seccomp, namespaces,
 # cgroups, rlimits, OOM score and environment.
-_PROBE = ("id; grep -E '^(Cap|Seccomp|NoNewPrivs|Groups)' /proc/self/status; cat /proc/self/limits; "
+_PROBE = ("id; grep -E '^(Cap|Seccomp|NoNewPrivs|Groups|Sig(Ign|Blk))' /proc/self/status; cat /proc/self/limits; "
           "cat /proc/self/oom_score_adj; readlink /proc/self/ns/*; cat /proc/self/cgroup; "
           "env | grep -v ^HOSTNAME= | sort; pwd; ls /proc/self/fd")
 
