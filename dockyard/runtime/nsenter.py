@@ -127,6 +127,8 @@ def become(request: dict[str, Any], seccomp: bytes | None, keep_fds: tuple[int, 
         load_seccomp(seccomp, int(request.get("seccompFlags") or 0))
     user = process.get("user") or {}
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    # The spec's umask, else 0022 — not whatever the daemon was started with.
+    os.umask(int(user["umask"]) if user.get("umask") is not None else 0o022)
     if "HOME" not in environment:
         environment["HOME"] = _home_of(uid)
     cwd = process.get("cwd") or "/"

@@ -93,7 +93,7 @@ def test_exec_with_a_terminal(daemon, running):
 # cgroups, rlimits, OOM score and environment.
 _PROBE = ("id; grep -E '^(Cap|Seccomp|NoNewPrivs|Groups|Sig(Ign|Blk))' /proc/self/status; cat /proc/self/limits; "
           "cat /proc/self/oom_score_adj; readlink /proc/self/ns/*; cat /proc/self/cgroup; "
-          "env | grep -v ^HOSTNAME= | sort; pwd; ls /proc/self/fd")
+          "env | grep -v ^HOSTNAME= | sort; pwd; umask; ls /proc/self/fd")
 
 
 @pytest.mark.parametrize("flags", [
