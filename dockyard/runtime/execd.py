@@ -151,6 +151,7 @@ class Helper:
         """In the forked child: never returns."""
         code = 1
         try:
+            nsenter.seal()
             self._selector.close()
             self._control.close()
             for fd in list(self._running):

@@ -35,6 +35,7 @@ log = logging.getLogger("dockyard.runtime")
 _MESSAGE_MAX = 1 << 16
 _READ_SIZE = 1 << 16
 _LOST = 255
+_STOP_WAIT = 2.0  # seconds the helper gets to exit once its socket is closed
 
 
 class ExecHelper:
@@ -90,8 +91,12 @@ class ExecHelper:
             self._sock.close()
             self._sock = None
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                await self._proc.wait()
+            try:
+                await asyncio.wait_for(self._proc.wait(), _STOP_WAIT)
+            except TimeoutError:
+                # Stopped, or stuck on a child: it must not hold up the daemon's exit.
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
             self._proc = None
         if self._reader is not None:
             self._reader.cancel()

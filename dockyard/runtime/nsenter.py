@@ -33,7 +33,9 @@ import signal
 import socket
 import stat
 import struct
+import sys
 import termios
+from importlib.machinery import BuiltinImporter, FrozenImporter
 from typing import Any
 
 from dockyard.oci.caps import CAPABILITY_NAMES
@@ -43,6 +45,7 @@ NAMESPACE_FLAGS = {
     "user": 0x10000000, "pid": 0x20000000, "network": 0x40000000,
 }
 
+_PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
@@ -52,11 +55,11 @@ _KEYCTL_JOIN_SESSION_KEYRING = 1
 _SECCOMP_SET_MODE_FILTER = 1
 # Syscall numbers glibc has no wrapper for (seccomp, keyctl), per machine.
 _SYSCALLS = {
-    "x86_64": {"seccomp": 317, "keyctl": 250, "pidfd_open": 434},
-    "aarch64": {"seccomp": 277, "keyctl": 219, "pidfd_open": 434},
-    "riscv64": {"seccomp": 277, "keyctl": 219, "pidfd_open": 434},
-    "ppc64le": {"seccomp": 358, "keyctl": 271, "pidfd_open": 434},
-    "s390x": {"seccomp": 348, "keyctl": 280, "pidfd_open": 434},
+    "x86_64": {"seccomp": 317, "keyctl": 250},
+    "aarch64": {"seccomp": 277, "keyctl": 219},
+    "riscv64": {"seccomp": 277, "keyctl": 219},
+    "ppc64le": {"seccomp": 358, "keyctl": 271},
+    "s390x": {"seccomp": 348, "keyctl": 280},
 }
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
@@ -68,11 +71,26 @@ class SetupError(Exception):
 def prepare() -> None:
     """Load and read, once in the helper, what every exec needs (so its children do not
     repeat it, and read the host's files rather than a container's)."""
-    global _CAP_LAST, _MOUNTS
+    global _CAP_LAST, _MOUNTS, _SYSNR
     _libc()
+    _SYSNR = _SYSCALLS.get(platform.machine(), {})
     with open("/proc/sys/kernel/cap_last_cap") as f:
         _CAP_LAST = int(f.read())
     _MOUNTS = _cgroup_mounts()
+
+
+def seal() -> None:
+    """Make this forked process safe to take into a container: nothing may be imported
+    once it is there (the import path would resolve in the container's filesystem, and
+    the process still holds the daemon's capabilities), and, as runc's nsexec does, it
+    is not dumpable, so the container's processes cannot reach its memory or file
+    descriptors through /proc (execve makes the command dumpable again)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if f in (BuiltinImporter, FrozenImporter)]
+    sys.path_hooks.clear()
+    sys.path_importer_cache.clear()
+    sys.path[:] = []
+    if _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise SetupError(f"set dumpable: {_errno_text()}")
 
 
 def enter(request: dict[str, Any]) -> None:
@@ -104,6 +122,9 @@ def become(request: dict[str, Any], seccomp: bytes | None, keep_fds: tuple[int, 
            console: socket.socket | None) -> None:
     """Turn this process into the exec'd one; returns only by raising SetupError."""
     _reset_signals()
+    # A session (and process group) of its own, as runc's nsexec makes: otherwise
+    # `kill 0` in the container would signal the exec helper too, whose group this is.
+    os.setsid()
     process = request["process"]
     environment = dict(item.partition("=")[::2] for item in process.get("env") or ())
     if request.get("keyring"):
@@ -229,7 +250,6 @@ def _open_terminal(console: socket.socket, size: dict[str, int] | None) -> None:
         master, slave = os.openpty()
     except OSError as e:
         raise SetupError(f"failed to create a console: {e.strerror}") from None
-    os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     if size and size.get("height") and size.get("width"):
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
@@ -351,6 +371,7 @@ def _home_of(uid: int) -> str:
 
 _LIBC: Any = None
 _CAP_LAST = 40
+_SYSNR: dict[str, int] = {}
 _MOUNTS: dict[str, tuple[str, str]] | None = None
 
 
@@ -363,9 +384,9 @@ def _libc() -> Any:
 
 
 def _syscall(name: str, *args: Any, what: str = "", ignore: tuple[int, ...] = ()) -> None:
-    number = _SYSCALLS.get(platform.machine(), {}).get(name)
+    number = _SYSNR.get(name)
     if number is None:
-        raise SetupError(f"{name} is not supported on {platform.machine()}")
+        raise SetupError(f"{name} is not supported on this machine")
     values = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
     if _libc().syscall(number, *values) < 0:
         code = ctypes.get_errno()

@@ -123,3 +123,14 @@ def test_exec_process_is_what_runc_exec_makes(daemon, flags):
 
 def _without_nofile(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("Max open files"))
+
+
+def test_exec_process_leads_its_own_session(daemon, running):
+    # As runc makes it: `kill 0` in the container reaches only the exec's own group,
+    # never the daemon's exec helper (a stopped helper would stop every later exec).
+    shell, group, session = daemon.docker(
+        "exec", running, "sh", "-c", 'set -- $(cat /proc/self/stat); echo "$$ $5 $6"').stdout.split()
+    assert shell == group == session
+    daemon.docker("exec", "-d", running, "sh", "-c", "kill -STOP 0")
+    time.sleep(0.3)
+    assert daemon.docker("exec", running, "echo", "still", timeout=20).stdout == b"still\n"
