@@ -173,7 +173,9 @@ class ExecHelper:
             return
         if "error" in message:
             self._exits.pop(key, None)
-            started.set_exception(RuntimeFailure(str(message["error"])))
+            # runc's wording, which Docker passes on to the user.
+            started.set_exception(RuntimeFailure(
+                f"exec failed: unable to start container process: {message['error']}"))
         else:
             started.set_result(int(message["pid"]))
 

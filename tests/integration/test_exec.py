@@ -25,7 +25,13 @@ def test_exec_output_and_exit_codes(daemon, running):
     assert daemon.docker("exec", running, "echo", "hello").stdout == b"hello\n"
     assert daemon.docker("exec", running, "sh", "-c", "echo err >&2; exit 3", check=False).returncode == 3
     missing = daemon.docker("exec", running, "no-such", check=False)
-    assert missing.returncode == 126 and b"executable file not found" in missing.stdout + missing.stderr
+    assert missing.returncode == 126
+    # Docker 20.10's words, letter for letter.
+    assert (b'OCI runtime exec failed: exec failed: unable to start container process: exec: "no-such": '
+            b"executable file not found in $PATH: unknown") in missing.stdout + missing.stderr
+    nowhere = daemon.docker("exec", "-w", "/nonexist", running, "pwd", check=False)
+    assert nowhere.returncode == 126 and (b'chdir to cwd ("/nonexist") set in config.json failed: '
+                                          b"no such file or directory") in nowhere.stdout + nowhere.stderr
     denied = daemon.docker("exec", running, "/etc/passwd", check=False)
     assert denied.returncode == 126 and b"permission denied" in denied.stdout + denied.stderr
 
